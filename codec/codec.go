@@ -1,0 +1,55 @@
+// Package codec turns call arguments and results into message bodies and back.
+//
+// A codec's name travels with every request, so a server can answer clients
+// that use different codecs. The default is msgpack (Msgpack).
+package codec
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Codec encodes and decodes message bodies. Implementations must be safe for
+// concurrent use.
+type Codec interface {
+	// Name identifies the codec on the wire; it must be stable across
+	// releases and unique within a registry.
+	Name() string
+	Marshal(v any) ([]byte, error)
+	Unmarshal(data []byte, v any) error
+}
+
+// Registry finds codecs by their wire name. The zero value is empty; use
+// NewRegistry for one that also knows the default codec.
+type Registry struct {
+	byName map[string]Codec
+}
+
+// NewRegistry returns a registry holding Msgpack and the given codecs. A codec
+// whose name is already present replaces the earlier one.
+func NewRegistry(codecs ...Codec) *Registry {
+	r := &Registry{byName: make(map[string]Codec, 1+len(codecs))}
+	r.byName[Msgpack.Name()] = Msgpack
+	for _, c := range codecs {
+		r.byName[c.Name()] = c
+	}
+	return r
+}
+
+// Lookup returns the codec registered under name.
+func (r *Registry) Lookup(name string) (Codec, error) {
+	if c, ok := r.byName[name]; ok {
+		return c, nil
+	}
+	return nil, fmt.Errorf("codec %q is not registered (have %v)", name, r.Names())
+}
+
+// Names lists the registered codec names in sorted order.
+func (r *Registry) Names() []string {
+	names := make([]string, 0, len(r.byName))
+	for n := range r.byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

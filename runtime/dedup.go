@@ -1,0 +1,64 @@
+package runtime
+
+import (
+	"sync"
+	"time"
+)
+
+// dedup remembers the call ids a server has taken, each until its deadline,
+// so that a request the queue delivers twice runs once. It holds at most
+// size ids; when full, the oldest is forgotten first.
+type dedup struct {
+	mu    sync.Mutex
+	size  int
+	seen  map[string]time.Time // call id -> deadline
+	queue []dedupEntry         // insertion order; queue[head:] is live
+	head  int
+}
+
+type dedupEntry struct {
+	id       string
+	deadline time.Time
+}
+
+func newDedup(size int) *dedup {
+	return &dedup{size: max(size, 1), seen: make(map[string]time.Time)}
+}
+
+// first reports whether id is new (or its earlier deadline has passed), and
+// remembers it until deadline.
+func (d *dedup) first(id string, deadline, now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if dl, ok := d.seen[id]; ok && now.Before(dl) {
+		return false
+	}
+	// Forget expired entries from the front, and the oldest ones while
+	// full. Deadlines are not strictly ordered, so an expired entry behind
+	// a live one waits its turn: that delays forgetting, never loses an id.
+	for d.head < len(d.queue) {
+		e := d.queue[d.head]
+		if now.Before(e.deadline) && len(d.seen) < d.size {
+			break
+		}
+		if dl, ok := d.seen[e.id]; ok && dl.Equal(e.deadline) {
+			delete(d.seen, e.id)
+		}
+		d.queue[d.head] = dedupEntry{}
+		d.head++
+	}
+	if d.head > 64 && d.head > len(d.queue)/2 {
+		d.queue = append(d.queue[:0], d.queue[d.head:]...)
+		d.head = 0
+	}
+	d.seen[id] = deadline
+	d.queue = append(d.queue, dedupEntry{id, deadline})
+	return true
+}
+
+// len returns how many ids are remembered.
+func (d *dedup) len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.seen)
+}

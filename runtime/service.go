@@ -1,0 +1,86 @@
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// ServiceDesc describes a service to a Server. Generated code builds one per
+// service; users pass it to Server.RegisterService through the generated
+// Register function.
+type ServiceDesc struct {
+	// ServiceName is the fully qualified name, "calculator.Calculator".
+	ServiceName string
+	// HandlerType is a nil pointer to the service interface; registration
+	// checks that the implementation satisfies it.
+	HandlerType any
+	Methods     []MethodDesc
+}
+
+// MethodDesc describes one method of a service.
+type MethodDesc struct {
+	// Name is the method's short name, "Add".
+	Name string
+	// OneWay methods take no reply: the server never answers them.
+	OneWay bool
+	// NewArgs returns a pointer to a fresh value to decode arguments into.
+	NewArgs func() any
+	// Call invokes the method on impl with decoded args and returns the
+	// results to encode (nil when the method has none but its error).
+	Call func(ctx context.Context, impl any, args any) (any, error)
+}
+
+// FullMethodName returns "/service/method", the name a method has on the
+// wire and in interceptors.
+func FullMethodName(service, method string) string {
+	return "/" + service + "/" + method
+}
+
+// splitMethod splits "/service/method" into its parts.
+func splitMethod(full string) (service, method string, ok bool) {
+	if !strings.HasPrefix(full, "/") {
+		return "", "", false
+	}
+	service, method, ok = strings.Cut(full[1:], "/")
+	return service, method, ok && service != "" && method != "" && !strings.Contains(method, "/")
+}
+
+// maxTopicLen is RocketMQ's limit on topic names.
+const maxTopicLen = 127
+
+// TopicFor returns the request topic of a service: its name with every
+// character RocketMQ does not allow in topics (anything outside
+// [A-Za-z0-9_-], dots included) replaced by '_'. Names longer than 127
+// characters are cut and suffixed with a hash of the full name so that they
+// stay distinct.
+func TopicFor(service string) string {
+	b := []byte(service)
+	for i, c := range b {
+		if !isTopicChar(c) {
+			b[i] = '_'
+		}
+	}
+	if len(b) > maxTopicLen {
+		sum := sha256.Sum256([]byte(service))
+		h := hex.EncodeToString(sum[:8])
+		b = append(b[:maxTopicLen-len(h)-1], '_')
+		b = append(b, h...)
+	}
+	return string(b)
+}
+
+// GroupFor returns the consumer group that servers of a service join, so
+// that each request is handled by one of them.
+func GroupFor(topic string) string {
+	const suffix = "_server"
+	if len(topic)+len(suffix) > maxTopicLen {
+		topic = topic[:maxTopicLen-len(suffix)]
+	}
+	return topic + suffix
+}
+
+func isTopicChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}

@@ -1,0 +1,92 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+)
+
+// Message is what a Transport carries: a request, a reply or a one-way call.
+// Properties and Body belong to the message once it is handed to a Transport;
+// neither side may change them afterwards.
+type Message struct {
+	Topic string
+	// Tag is the method name; brokers can filter on it.
+	Tag string
+	// Key is the call id, so that a call can be looked up in the broker.
+	Key        string
+	Properties map[string]string
+	Body       []byte
+}
+
+// Property names that mqrpc sets on messages. docs/PROTOCOL.md is the
+// normative description.
+const (
+	// PropCorrelationID is RocketMQ's request/reply correlation property
+	// (RIP-16). The client sets it to the call id; a transport copies it
+	// from a request to its reply.
+	PropCorrelationID = "CORRELATION_ID"
+
+	PropMethod   = "mqrpc-method"   // full method name, "/pkg.Service/Method"
+	PropCodec    = "mqrpc-codec"    // codec name of the body
+	PropVersion  = "mqrpc-version"  // protocol version
+	PropDeadline = "mqrpc-deadline" // absolute deadline, unix milliseconds
+	PropStatus   = "mqrpc-status"   // reply status code; absent means OK
+	PropMessage  = "mqrpc-message"  // reply status message
+
+	// Call metadata travels as one property per key with this prefix on the
+	// request, and trailing metadata with TrailerPrefix on the reply.
+	MetadataPrefix = "mqrpc-md-"
+	TrailerPrefix  = "mqrpc-tr-"
+)
+
+// ProtocolVersion is the version of the wire protocol this runtime speaks.
+const ProtocolVersion = "1"
+
+// Handler consumes one delivered message. It returns nil once the message
+// is dealt with; a non-nil error asks the transport to deliver it again
+// later (the server does this only when it is stopping).
+type Handler func(ctx context.Context, msg *Message) error
+
+// Subscription is a running consumer of a topic.
+type Subscription interface {
+	// Stop ends delivery to the handler and waits for the handler calls
+	// in progress to return.
+	Stop() error
+}
+
+// Transport carries messages between clients and servers. A Client uses
+// ListenReplies, Request and Send; a Server uses Subscribe and Reply. One
+// transport value may serve both. Transports must be safe for concurrent
+// use.
+//
+// runtime/transporttest holds the conformance suite every transport must
+// pass.
+type Transport interface {
+	// ListenReplies delivers every reply addressed to this transport to h.
+	// It is called before the first Request. h must not block.
+	ListenReplies(h func(reply *Message)) error
+
+	// Request publishes a request whose reply is to come back to the reply
+	// listener. It returns when the message is stored, or with an error
+	// when it cannot be; it never waits for the reply.
+	Request(ctx context.Context, msg *Message) error
+
+	// Send publishes a message that expects no reply, returning when it is
+	// stored.
+	Send(ctx context.Context, msg *Message) error
+
+	// Subscribe consumes topic as a member of the consumer group: each
+	// message of the topic is handled by one member of each group.
+	// Messages stored before the group's first member subscribed are
+	// delivered too.
+	Subscribe(topic, group string, h Handler) (Subscription, error)
+
+	// Reply routes reply to the client that sent request.
+	Reply(ctx context.Context, request, reply *Message) error
+
+	// Close releases the transport. Calls after Close fail with ErrClosed.
+	Close() error
+}
+
+// ErrClosed is returned by transports, clients and servers used after Close.
+var ErrClosed = errors.New("mqrpc: closed")
