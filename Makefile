@@ -1,0 +1,52 @@
+# mqrpc developer entry points. `make demo` runs the calculator over a real
+# local RocketMQ broker; `make test` runs every test against one.
+
+GO       ?= go
+BROKER   := tools/rocketmq/broker.sh
+export MQRPC_NAMESRV ?= 127.0.0.1:9876
+
+.PHONY: demo test test-unit race lint generate checkgenerate bench bench-short broker-up broker-down broker-status
+
+# The calculator server and client as two processes over the local broker.
+demo:
+	@tools/demo.sh
+
+# Every test, against a real broker that is started here if it is not
+# already running, and stopped afterwards only if it was started here.
+test:
+	@tools/with-broker.sh $(MAKE) --no-print-directory checkgenerate race
+
+# Tests that need no broker.
+test-unit:
+	$(GO) test ./...
+
+race:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+
+generate:
+	$(GO) generate ./...
+
+# Fails when checked-in generated code differs from what the generators
+# produce now.
+checkgenerate:
+	@tools/checkgenerate.sh
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./... | tee bench.out
+
+# One short pass of every benchmark so that CI keeps the harness working.
+bench-short:
+	$(GO) test -run='^$$' -bench=. -benchtime=1x ./...
+
+broker-up:
+	@$(BROKER) up
+
+broker-down:
+	@$(BROKER) down
+
+broker-status:
+	@$(BROKER) status
