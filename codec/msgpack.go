@@ -36,11 +36,19 @@ var encoders = sync.Pool{New: func() any {
 // maxPooledBuffer keeps one large message from pinning its buffer in the pool.
 const maxPooledBuffer = 64 << 10
 
-func (msgpackCodec) Marshal(v any) ([]byte, error) {
+func (msgpackCodec) Marshal(v any) (out []byte, err error) {
 	s := encoders.Get().(*encoderState)
 	s.buf.Reset()
-	err := s.enc.Encode(v)
-	var out []byte
+	// msgpack panics on some types it does not support (uintptr) and
+	// passes on panics of custom encoders. A server encodes results
+	// outside the handler's recover, so a panic here would take the whole
+	// process down; it becomes an error, and the encoder is not pooled.
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("msgpack: encode %T: panic: %v", v, r)
+		}
+	}()
+	err = s.enc.Encode(v)
 	if err == nil {
 		out = bytes.Clone(s.buf.Bytes())
 	}
@@ -63,14 +71,25 @@ var decoders = sync.Pool{New: func() any {
 	return s
 }}
 
-func (msgpackCodec) Unmarshal(data []byte, v any) error {
+func (msgpackCodec) Unmarshal(data []byte, v any) (err error) {
 	s := decoders.Get().(*decoderState)
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("msgpack: decode into %T: panic: %v", v, r)
+		}
+	}()
 	s.rd.Reset(data)
-	err := s.dec.Decode(v)
+	err = s.dec.Decode(v)
 	if err == nil && s.rd.Len() > 0 {
 		err = fmt.Errorf("msgpack: %d trailing bytes after the value", s.rd.Len())
 	}
 	s.rd.Reset(nil)
-	decoders.Put(s)
+	// A decoder that failed can keep state Reset does not clear (v5.4.1
+	// goes on recording every byte it reads after a RawMessage fails to
+	// decode), and one that read a large body keeps a buffer as large as
+	// its longest string: pool neither.
+	if err == nil && len(data) <= maxPooledBuffer {
+		decoders.Put(s)
+	}
 	return err
 }
