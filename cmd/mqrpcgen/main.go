@@ -1,0 +1,281 @@
+// Command mqrpcgen generates mqrpc clients and servers for Go interfaces.
+// Run it with go generate beside the interface:
+//
+//	//go:generate go run github.com/mqrpc/mqrpc/cmd/mqrpcgen -type Calculator
+//
+// See mqrpcgen -h for the rules an interface must follow.
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode"
+
+	"github.com/mqrpc/mqrpc/internal/gen"
+	"github.com/mqrpc/mqrpc/internal/gofront"
+	"github.com/mqrpc/mqrpc/internal/model"
+)
+
+// version is recorded in the header of every generated file.
+const version = "v0.1.0"
+
+const usage = `Usage: mqrpcgen -type T[,T...] [-output FILE] [-tags TAGS] [DIR]
+
+mqrpcgen writes an mqrpc client and server for each Go interface named by
+-type in the package in DIR (default "."). For an interface T it writes
+t_mqrpc.go (T in snake case) into the package, declaring:
+
+	TServiceName, T_M_FullMethodName   the service and method names on the wire
+	TClient, NewTClient(c *runtime.Client, opts ...runtime.CallOption)
+	                                   a T whose methods are remote calls
+	RegisterT(s *runtime.Server, impl T) error
+	                                   serves impl on an mqrpc server
+
+Every method must take a context.Context first and return an error last.
+The values in between must be ones msgpack encodes: basic types, structs,
+pointers, slices, arrays, maps, time.Time, time.Duration, []byte and named
+types of those, from any package. Channels, funcs, interfaces, complex
+numbers, unsafe.Pointer and variadic parameters are refused. A method whose
+doc comment has the line "mqrpc:oneway" and that returns only error is
+one-way: the call returns once the request is queued, and no reply comes.
+
+On a refused interface mqrpcgen writes nothing, prints file:line: reason for
+each problem and exits with status 1.
+
+Use it with go generate, beside the interface:
+
+	//go:generate go run github.com/mqrpc/mqrpc/cmd/mqrpcgen -type Calculator
+
+Flags:
+`
+
+func main() {
+	wd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mqrpcgen:", err)
+		os.Exit(1)
+	}
+	os.Exit(run(os.Args[1:], wd, os.Stderr))
+}
+
+// options are the parsed command line.
+type options struct {
+	args   []string // as given, for the header
+	types  []string
+	output string
+	tags   string
+	dir    string
+}
+
+// run is mqrpcgen with relative paths resolved against wd; it returns the
+// exit status.
+func run(args []string, wd string, stderr io.Writer) int {
+	o, err := parseArgs(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "mqrpcgen: %v\nRun mqrpcgen -h for usage.\n", err)
+		return 2
+	}
+	files, err := generate(o, wd)
+	if err != nil {
+		fmt.Fprint(stderr, formatError(err, wd))
+		return 1
+	}
+	for _, f := range files {
+		if old, err := os.ReadFile(f.path); err == nil && bytes.Equal(old, f.src) {
+			continue // keep the file's mtime when nothing changed
+		}
+		if err := os.WriteFile(f.path, f.src, 0o644); err != nil {
+			fmt.Fprintln(stderr, "mqrpcgen:", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+func parseArgs(args []string, stderr io.Writer) (options, error) {
+	o := options{args: args}
+	fs := flag.NewFlagSet("mqrpcgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	typeList := fs.String("type", "", "comma-separated list of interface `names`; required")
+	fs.StringVar(&o.output, "output", "", "write every service into `file` instead of one <type>_mqrpc.go per type")
+	fs.StringVar(&o.tags, "tags", "", "comma-separated list of build `tags` to apply when loading the package")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	for t := range strings.SplitSeq(*typeList, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			o.types = append(o.types, t)
+		}
+	}
+	if len(o.types) == 0 {
+		return o, errors.New("-type is required")
+	}
+	switch fs.NArg() {
+	case 0:
+		o.dir = "."
+	case 1:
+		o.dir = fs.Arg(0)
+	default:
+		return o, fmt.Errorf("one package directory expected, got %d: %s", fs.NArg(), strings.Join(fs.Args(), " "))
+	}
+	return o, nil
+}
+
+type outFile struct {
+	path string // absolute
+	src  []byte
+}
+
+// generate returns the files o asks for, writing nothing.
+func generate(o options, wd string) ([]outFile, error) {
+	dir := abs(wd, o.dir)
+	var paths []string // one per type, or the single -output file
+	if o.output != "" {
+		paths = []string{abs(wd, o.output)}
+	} else {
+		for _, t := range o.types {
+			paths = append(paths, filepath.Join(dir, snakeCase(t)+"_mqrpc.go"))
+		}
+	}
+	f, err := gofront.Load(gofront.Config{Dir: dir, Tags: o.tags, Types: o.types, Replacing: paths})
+	if err != nil {
+		return nil, err
+	}
+	f.Generator = "mqrpcgen " + version + " (mqrpcgen " + strings.Join(o.args, " ") + ")"
+	if o.output != "" {
+		src, err := gen.Generate(f)
+		if err != nil {
+			return nil, err
+		}
+		return []outFile{{paths[0], src}}, nil
+	}
+
+	var out []outFile
+	for i, svc := range f.Services {
+		one := *f
+		one.Services = []*model.Service{svc}
+		src, err := gen.Generate(&one)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, outFile{paths[i], src})
+		// The next type's file must not redeclare what this one declares.
+		names, err := topLevelNames(paths[i], src)
+		if err != nil {
+			return nil, err
+		}
+		f.Taken = append(f.Taken, names...)
+	}
+	return out, nil
+}
+
+// topLevelNames lists what generated source declares at package scope.
+func topLevelNames(path string, src []byte) ([]model.Ident, error) {
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, path, src, parser.SkipObjectResolution)
+	if err != nil {
+		return nil, fmt.Errorf("parse generated %s: %w", path, err)
+	}
+	var ids []model.Ident
+	for name, obj := range collectDecls(file) {
+		p := fset.Position(obj)
+		ids = append(ids, model.Ident{Name: name, Pos: model.Pos{Filename: p.Filename, Line: p.Line, Column: p.Column}})
+	}
+	return ids, nil
+}
+
+func abs(wd, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(wd, p)
+}
+
+// snakeCase turns a Go name into a file name stem: Calculator ->
+// calculator, HTTPServer -> http_server, KVStore2 -> kv_store2.
+func snakeCase(name string) string {
+	r := []rune(name)
+	var b strings.Builder
+	for i, c := range r {
+		if unicode.IsUpper(c) {
+			prevLower := i > 0 && (unicode.IsLower(r[i-1]) || unicode.IsDigit(r[i-1]))
+			nextLower := i > 0 && i+1 < len(r) && unicode.IsLower(r[i+1]) && unicode.IsUpper(r[i-1])
+			if prevLower || nextLower {
+				b.WriteByte('_')
+			}
+			c = unicode.ToLower(c)
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// formatError writes err for a person: one line per problem, positions
+// relative to wd as compilers print them.
+func formatError(err error, wd string) string {
+	var list model.Errors
+	var one *model.Error
+	switch {
+	case errors.As(err, &list):
+	case errors.As(err, &one):
+		list = model.Errors{one}
+	default:
+		return "mqrpcgen: " + err.Error() + "\n"
+	}
+	var b strings.Builder
+	for _, e := range list {
+		if e.Pos.Filename == "" {
+			fmt.Fprintf(&b, "mqrpcgen: %s: %s\n", e.Subject, e.Msg)
+			continue
+		}
+		name := e.Pos.Filename
+		if rel, err := filepath.Rel(wd, name); err == nil && !strings.HasPrefix(rel, "..") {
+			name = rel
+		}
+		fmt.Fprintf(&b, "%s:%d: %s: %s\n", name, e.Pos.Line, e.Subject, e.Msg)
+	}
+	return b.String()
+}
+
+// collectDecls returns the package-scope names file declares.
+func collectDecls(file *ast.File) map[string]token.Pos {
+	names := map[string]token.Pos{}
+	for _, decl := range file.Decls {
+		switch d := decl.(type) {
+		case *ast.FuncDecl:
+			if d.Recv == nil {
+				names[d.Name.Name] = d.Name.Pos()
+			}
+		case *ast.GenDecl:
+			for _, spec := range d.Specs {
+				switch s := spec.(type) {
+				case *ast.TypeSpec:
+					names[s.Name.Name] = s.Name.Pos()
+				case *ast.ValueSpec:
+					for _, n := range s.Names {
+						if n.Name != "_" {
+							names[n.Name] = n.Pos()
+						}
+					}
+				}
+			}
+		}
+	}
+	return names
+}
