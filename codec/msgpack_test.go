@@ -314,6 +314,102 @@ func TestMsgpackUnmarshalErrors(t *testing.T) {
 	}
 }
 
+// hugeLengthInputs declare far more elements than they hold.
+var hugeLengthInputs = [][]byte{
+	{0xdd, 0xff, 0xff, 0xff, 0xff},                  // array32 of 2^32-1
+	{0xdf, 0xff, 0xff, 0xff, 0xff},                  // map32 of 2^32-1
+	{0xdc, 0xff, 0xff},                              // array16 of 65535
+	{0x92, 0xdd, 0x7f, 0xff, 0xff, 0xff, 0x90},      // inside an array
+	{0x81, 0xa1, 'I', 0xdd, 0xff, 0xff, 0xff, 0xff}, // as a struct field
+	bytes.Repeat([]byte{0xdc, 0xff, 0xff}, 1000),    // nested headers, each within the bytes left
+	{0xdb, 0xff, 0xff, 0xff, 0xff},                  // str32
+	{0xc6, 0xff, 0xff, 0xff, 0xff},                  // bin32
+	{0xc9, 0xff, 0xff, 0xff, 0xff, 0x01},            // ext32
+}
+
+// A body that declares billions of elements must fail fast and cheaply:
+// msgpack v5.4.1 would allocate them all up front (upstream issue #401),
+// which kills the process with an out-of-memory error no recover catches.
+func TestMsgpackHugeDeclaredLengths(t *testing.T) {
+	type target struct {
+		I   []int64
+		S   []string
+		M   map[string][]int
+		A   any
+		Arr [][]int
+	}
+	intos := []func() any{
+		func() any { return new([]int64) },
+		func() any { return new([]string) },
+		func() any { return new([][]int) },
+		func() any { return new([]any) },
+		func() any { return new(map[string]int) },
+		func() any { return new(any) },
+		func() any { return new(target) },
+		func() any { return new(string) },
+		func() any { return new([]byte) },
+		func() any { return new(msgpack.RawMessage) },
+	}
+	for _, data := range hugeLengthInputs {
+		for _, into := range intos {
+			v := into()
+			allocated := testing.AllocsPerRun(1, func() {
+				if err := codec.Msgpack.Unmarshal(data, v); err == nil {
+					t.Errorf("Unmarshal(% .16x) into %T succeeded, want an error", data, v)
+				}
+			})
+			if allocated > 10 {
+				t.Errorf("Unmarshal(% .16x) into %T made %v allocations before failing", data, v, allocated)
+			}
+		}
+	}
+}
+
+// Well-formed values of every msgpack type pass the length check.
+func TestMsgpackAcceptsEveryType(t *testing.T) {
+	values := []any{
+		nil, true, false, 0, 127, -1, -32, -33, 128, 1 << 16, 1 << 33, -(1 << 33),
+		uint64(math.MaxUint64), int64(math.MinInt64), float32(1.5), 2.5,
+		"", strings.Repeat("s", 31), strings.Repeat("s", 32), strings.Repeat("s", 300), strings.Repeat("s", 70000),
+		[]byte{}, make([]byte, 300), make([]byte, 70000),
+		[]int{}, make([]int, 15), make([]int, 16), make([]int, 70000),
+		map[int]int{}, map[int]bool{1: true}, makeIntMap(16), makeIntMap(70000),
+		time.Unix(1, 0), time.Unix(1, 1), time.Unix(1<<34, 1), time.Time{},
+		[]any{nil, []any{map[string]any{"a": []any{}}}},
+	}
+	for _, v := range values {
+		b, err := codec.Msgpack.Marshal(v)
+		if err != nil {
+			t.Fatalf("Marshal(%T): %v", v, err)
+		}
+		// msgpack decodes nil into a nil RawMessage, anything else into
+		// its bytes.
+		var raw msgpack.RawMessage
+		if err := codec.Msgpack.Unmarshal(b, &raw); err != nil || raw != nil && !bytes.Equal(raw, b) {
+			t.Errorf("Unmarshal of %T (% .12x...): %v", v, b, err)
+		}
+	}
+	// Extensions of every size.
+	for _, b := range [][]byte{
+		{0xd4, 0x01, 0x00}, {0xd5, 0x01, 0, 0}, {0xd6, 0x01, 0, 0, 0, 0},
+		{0xd8, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+		{0xc7, 0x00, 0x01}, {0xc8, 0x00, 0x01, 0x01, 0xaa}, {0xc9, 0, 0, 0, 0x02, 0x01, 0xaa, 0xbb},
+	} {
+		var raw msgpack.RawMessage
+		if err := codec.Msgpack.Unmarshal(b, &raw); err != nil || !bytes.Equal(raw, b) {
+			t.Errorf("Unmarshal of extension % x: %v", b, err)
+		}
+	}
+}
+
+func makeIntMap(n int) map[int]int {
+	m := make(map[int]int, n)
+	for i := range n {
+		m[i] = i
+	}
+	return m
+}
+
 // Types msgpack cannot carry fail with an error, never a panic: msgpack
 // v5.4.1 has no encoder or decoder for uintptr and dereferences nil.
 func TestMsgpackUnsupportedTypes(t *testing.T) {

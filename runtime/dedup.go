@@ -7,7 +7,7 @@ import (
 
 // dedup remembers the call ids a server has taken, each until its deadline,
 // so that a request the queue delivers twice runs once. It holds at most
-// size ids; when full, the oldest is forgotten first.
+// size ids and size queue entries; when full, the oldest is forgotten first.
 type dedup struct {
 	mu    sync.Mutex
 	size  int
@@ -36,9 +36,13 @@ func (d *dedup) first(id string, deadline, now time.Time) bool {
 	// Forget expired entries from the front, and the oldest ones while
 	// full. Deadlines are not strictly ordered, so an expired entry behind
 	// a live one waits its turn: that delays forgetting, never loses an id.
+	// Fullness counts queue entries, not ids: an id taken again after its
+	// deadline leaves a stale entry behind, and counting only ids would let
+	// those pile up without bound behind one long-lived entry. Every id
+	// has an entry, so this bounds both.
 	for d.head < len(d.queue) {
 		e := d.queue[d.head]
-		if now.Before(e.deadline) && len(d.seen) < d.size {
+		if now.Before(e.deadline) && len(d.queue)-d.head < d.size {
 			break
 		}
 		if dl, ok := d.seen[e.id]; ok && dl.Equal(e.deadline) {
