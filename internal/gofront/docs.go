@@ -89,8 +89,10 @@ func (d *docIndex) methodDoc(fn *types.Func) (string, bool) {
 		if !ok || doc != nil {
 			return doc == nil
 		}
+		// Positions from export data have no real column: match the
+		// method by name and line.
 		for _, name := range field.Names {
-			if samePlace(fset.Position(name.Pos()), pos) {
+			if name.Name == fn.Name() && fset.Position(name.Pos()).Line == pos.Line {
 				doc = field.Doc
 			}
 		}

@@ -37,6 +37,8 @@ func (l *loader) checkIn(t types.Type, where string, seen map[*types.Named]bool)
 			return bad(fmt.Sprintf("a complex number (%s); msgpack has none, use two floats", t.Name()))
 		case t.Kind() == types.UnsafePointer:
 			return bad("an unsafe.Pointer")
+		case t.Kind() == types.Uintptr:
+			return bad("a uintptr, which msgpack cannot encode; use uint64")
 		}
 		return ""
 	case *types.Named:
