@@ -140,7 +140,7 @@ func (l *loader) service(name string) (*model.Service, model.Errors) {
 		return refuse("%s is an alias; name the interface it stands for", name)
 	}
 	if !tn.Exported() {
-		return refuse("%s is unexported; mqrpcgen generates exported New%sClient and Register%s from it, so it must be exported", name, name, name)
+		return refuse("%s is unexported; export it, as the client and Register function generated for it are exported", name)
 	}
 	named, ok := tn.Type().(*types.Named)
 	if !ok {
@@ -270,14 +270,14 @@ func (l *loader) method(fn *types.Func) (*model.Method, *model.Error) {
 	for i := 1; i < params.Len(); i++ {
 		p := params.At(i)
 		if reason := l.check(p.Type()); reason != "" {
-			return refuse("parameter %d %s%s; mqrpc can only send values that msgpack encodes", i+1, paramName(p), reason)
+			return refuse("parameter %d %s%s", i+1, paramName(p), l.withTypeError(reason, m.Pos))
 		}
 		m.Params = append(m.Params, model.Param{Name: cleanName(p.Name()), Type: l.toModel(p.Type())})
 	}
 	for i := 0; i < results.Len()-1; i++ {
 		r := results.At(i)
 		if reason := l.check(r.Type()); reason != "" {
-			return refuse("result %d %s%s; mqrpc can only send values that msgpack encodes", i+1, paramName(r), reason)
+			return refuse("result %d %s%s", i+1, paramName(r), l.withTypeError(reason, m.Pos))
 		}
 		m.Results = append(m.Results, model.Param{Name: cleanName(r.Name()), Type: l.toModel(r.Type())})
 	}
@@ -285,6 +285,21 @@ func (l *loader) method(fn *types.Func) (*model.Method, *model.Error) {
 		return refuse("is marked mqrpc:oneway but returns %s; a one-way call gets no reply, so it may return only error", l.tupleString(results))
 	}
 	return m, nil
+}
+
+// withTypeError adds the compiler's message to a reason that is about a
+// type error on the method's line, so the user sees what to fix.
+func (l *loader) withTypeError(reason string, at model.Pos) string {
+	if !strings.Contains(reason, "does not type-check") {
+		return reason
+	}
+	prefix := fmt.Sprintf("%s:%d:", at.Filename, at.Line)
+	for _, e := range l.pkg.Errors {
+		if strings.HasPrefix(e.Pos, prefix) {
+			return reason + ": " + e.Msg
+		}
+	}
+	return reason
 }
 
 func paramName(v *types.Var) string {

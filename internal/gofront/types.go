@@ -9,6 +9,9 @@ import (
 	"github.com/mqrpc/mqrpc/internal/model"
 )
 
+// canOnlySend is the hint for values msgpack has no encoding for.
+const canOnlySend = "mqrpc can only send values that msgpack encodes"
+
 // check returns why t cannot travel as an argument or result, or "" when
 // it can. It looks through pointers, containers and the exported fields of
 // structs (msgpack skips unexported ones), once per named type so that
@@ -20,11 +23,14 @@ func (l *loader) check(t types.Type) string {
 // checkIn checks t, found at where ("" for the parameter itself, else a
 // description such as "field Point.X").
 func (l *loader) checkIn(t types.Type, where string, seen map[*types.Named]bool) string {
-	bad := func(what string) string {
+	bad := func(what, hint string) string {
 		if where == "" {
-			return "is " + what
+			return "is " + what + "; " + hint
 		}
-		return "has " + what + " in " + where
+		return "has " + what + " in " + where + "; " + hint
+	}
+	iface := func(t types.Type) string {
+		return bad(fmt.Sprintf("an interface (%s)", l.typeString(t)), "mqrpc needs a concrete type to decode into")
 	}
 	switch t := t.(type) {
 	case *types.Alias:
@@ -32,13 +38,16 @@ func (l *loader) checkIn(t types.Type, where string, seen map[*types.Named]bool)
 	case *types.Basic:
 		switch {
 		case t.Kind() == types.Invalid:
-			return bad("a type that does not type-check")
+			if where == "" {
+				return "does not type-check"
+			}
+			return "does not type-check in " + where
 		case t.Info()&types.IsComplex != 0:
-			return bad(fmt.Sprintf("a complex number (%s); msgpack has none, use two floats", t.Name()))
+			return bad(fmt.Sprintf("a complex number (%s)", t.Name()), "msgpack has none; send two floats")
 		case t.Kind() == types.UnsafePointer:
-			return bad("an unsafe.Pointer")
+			return bad("an unsafe.Pointer", canOnlySend)
 		case t.Kind() == types.Uintptr:
-			return bad("a uintptr, which msgpack cannot encode; use uint64")
+			return bad("a uintptr", "msgpack cannot encode it; use uint64")
 		}
 		return ""
 	case *types.Named:
@@ -48,13 +57,13 @@ func (l *loader) checkIn(t types.Type, where string, seen map[*types.Named]bool)
 		seen[t] = true
 		obj := t.Obj()
 		if obj.Pkg() == nil { // error
-			return bad(fmt.Sprintf("an interface (%s); mqrpc needs a concrete type to decode into", obj.Name()))
+			return iface(t)
 		}
 		if obj.Pkg() != l.pkg.Types && !obj.Exported() {
-			return bad(fmt.Sprintf("a type unexported in package %s (%s), which generated code cannot name", obj.Pkg().Name(), l.typeString(t)))
+			return bad(fmt.Sprintf("a type unexported in package %s (%s)", obj.Pkg().Name(), l.typeString(t)), "generated code cannot name it")
 		}
 		if _, ok := t.Underlying().(*types.Interface); ok {
-			return bad(fmt.Sprintf("an interface (%s); mqrpc needs a concrete type to decode into", l.typeString(t)))
+			return iface(t)
 		}
 		if s, ok := t.Underlying().(*types.Struct); ok {
 			return l.checkFields(s, l.typeString(t), where, seen)
@@ -74,15 +83,15 @@ func (l *loader) checkIn(t types.Type, where string, seen map[*types.Named]bool)
 	case *types.Struct:
 		return l.checkFields(t, "struct", where, seen)
 	case *types.Chan:
-		return bad(fmt.Sprintf("a channel (%s)", l.typeString(t)))
+		return bad(fmt.Sprintf("a channel (%s)", l.typeString(t)), canOnlySend)
 	case *types.Signature:
-		return bad(fmt.Sprintf("a func (%s)", l.typeString(t)))
+		return bad(fmt.Sprintf("a func (%s)", l.typeString(t)), canOnlySend)
 	case *types.Interface:
-		return bad(fmt.Sprintf("an interface (%s); mqrpc needs a concrete type to decode into", l.typeString(t)))
+		return iface(t)
 	case *types.TypeParam:
-		return bad(fmt.Sprintf("a type parameter (%s)", t.Obj().Name()))
+		return bad(fmt.Sprintf("a type parameter (%s)", t.Obj().Name()), "a service needs concrete types")
 	}
-	return bad(fmt.Sprintf("an unsupported type (%s)", l.typeString(t)))
+	return bad(fmt.Sprintf("an unsupported type (%s)", l.typeString(t)), canOnlySend)
 }
 
 // checkFields checks the fields msgpack encodes: exported or embedded, not
