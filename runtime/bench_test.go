@@ -1,0 +1,140 @@
+package runtime_test
+
+import (
+	"context"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/mqrpc/mqrpc/runtime"
+	"github.com/mqrpc/mqrpc/runtime/memtransport"
+)
+
+// benchAdder is the service of the benchmarks; its descriptor is written
+// the way mqrpcgen writes one.
+type benchAdder interface {
+	Add(ctx context.Context, a, b int) (int, error)
+}
+
+type benchAdderImpl struct{}
+
+func (benchAdderImpl) Add(_ context.Context, a, b int) (int, error) { return a + b, nil }
+
+type benchAddArgs struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	A        int
+	B        int
+}
+
+type benchAddResults struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	R0       int
+}
+
+const benchAddMethod = "/bench.Adder/Add"
+
+var benchAdderDesc = runtime.ServiceDesc{
+	ServiceName: "bench.Adder",
+	HandlerType: (*benchAdder)(nil),
+	Methods: []runtime.MethodDesc{{
+		Name:    "Add",
+		NewArgs: func() any { return new(benchAddArgs) },
+		Call: func(ctx context.Context, impl any, args any) (any, error) {
+			in := args.(*benchAddArgs)
+			r0, err := impl.(benchAdder).Add(ctx, in.A, in.B)
+			if err != nil {
+				return nil, err
+			}
+			return &benchAddResults{R0: r0}, nil
+		},
+	}},
+}
+
+// benchAdd is what a generated client method does.
+func benchAdd(ctx context.Context, c *runtime.Client, a, b int) (int, error) {
+	in := benchAddArgs{A: a, B: b}
+	var out benchAddResults
+	err := c.Invoke(ctx, benchAddMethod, &in, &out)
+	return out.R0, err
+}
+
+// newBenchClient serves benchAdderImpl on an in-process transport and
+// returns a client of it. Everything is stopped, and checked for leaked
+// goroutines, when the benchmark ends.
+func newBenchClient(b *testing.B) *runtime.Client {
+	b.Helper()
+	// Benchmarks run beside the testing package's own goroutines; only
+	// those started here must be gone at the end.
+	before := goleak.IgnoreCurrent()
+	b.Cleanup(func() { goleak.VerifyNone(b, before) }) // runs last
+	tr := memtransport.New()
+	srv := runtime.NewServer(tr)
+	if err := srv.RegisterService(&benchAdderDesc, benchAdderImpl{}); err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	cl, err := runtime.NewClient(tr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cl.Close()
+		srv.GracefulStop()
+		_ = tr.Close()
+	})
+	// One call first, so that setup is not measured.
+	if sum, err := benchAdd(context.Background(), cl, 2, 3); err != nil || sum != 5 {
+		b.Fatalf("Add(2, 3) = %d, %v", sum, err)
+	}
+	return cl
+}
+
+var benchSink int
+
+// BenchmarkInvokeMemtransport is one call through the whole runtime:
+// encode, memtransport, dispatch, handler, reply, decode.
+func BenchmarkInvokeMemtransport(b *testing.B) {
+	cl := newBenchClient(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		sum, err := benchAdd(ctx, cl, 2, 3)
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchSink = sum
+	}
+}
+
+// BenchmarkDirectCall is the same Add called on the implementation, through
+// the interface as the server does: the floor the runtime adds to.
+func BenchmarkDirectCall(b *testing.B) {
+	var impl benchAdder = benchAdderImpl{}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		sum, err := impl.Add(ctx, 2, 3)
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchSink = sum
+	}
+}
+
+// BenchmarkInvokeParallel makes calls from GOMAXPROCS goroutines over one
+// client and server.
+func BenchmarkInvokeParallel(b *testing.B) {
+	cl := newBenchClient(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if sum, err := benchAdd(ctx, cl, 2, 3); err != nil || sum != 5 {
+				b.Errorf("Add(2, 3) = %d, %v", sum, err)
+				return
+			}
+		}
+	})
+}
