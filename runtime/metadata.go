@@ -110,7 +110,7 @@ func takeMetadata(props map[string]string, prefix string) Metadata {
 			if md == nil {
 				md = make(Metadata)
 			}
-			md[k[len(prefix):]] = v
+			md[strings.ToLower(k[len(prefix):])] = v
 		}
 	}
 	return md

@@ -223,7 +223,7 @@ type request struct {
 func (s *Server) serve(msg *Message) {
 	now := time.Now()
 	req, m, perr := s.parse(msg, now)
-	if perr == nil && !now.Before(req.deadline) {
+	if !now.Before(req.deadline) {
 		s.stats.Expired.Add(1)
 		return // the caller has given up; do not run it
 	}
@@ -323,7 +323,7 @@ func (s *Server) reply(msg *Message, req request, results any, err error, traile
 	var body []byte
 	if err == nil && results != nil {
 		var encErr error
-		body, encErr = req.codec.Marshal(results)
+		body, encErr = marshal(req.codec, results)
 		switch {
 		case encErr != nil:
 			err = Errorf(Internal, "encode results of %s: %v", req.method, encErr)
@@ -343,4 +343,16 @@ func (s *Server) reply(msg *Message, req request, results any, err error, traile
 	if err := s.transport.Reply(s.ctx, msg, out); err != nil {
 		s.opts.logger.Warn("mqrpc: send reply", "method", req.method, "call_id", req.id, "err", err)
 	}
+}
+
+// marshal encodes v, turning a codec panic into an error: results are
+// encoded outside the handler's recover, and one bad value must not take the
+// server down.
+func marshal(c codec.Codec, v any) (b []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			b, err = nil, fmt.Errorf("codec %s panicked: %v", c.Name(), r)
+		}
+	}()
+	return c.Marshal(v)
 }
