@@ -80,7 +80,7 @@ func (c *Client) Send(ctx context.Context, method string, args any, opts ...Call
 }
 
 func (c *Client) resolve(opts []CallOption) *callOptions {
-	o := &callOptions{timeout: DefaultTimeout, codec: codec.Msgpack}
+	o := &callOptions{codec: codec.Msgpack}
 	for _, f := range c.opts.callDefaults {
 		f(o)
 	}
@@ -199,10 +199,7 @@ func (c *Client) newRequest(ctx context.Context, method string, args any, o *cal
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	deadline := time.Now().Add(o.timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
+	deadline := callDeadline(ctx, o.timeout)
 	body, err := o.codec.Marshal(args)
 	if err != nil {
 		return nil, time.Time{}, Errorf(Internal, "encode arguments of %s: %v", method, err)
@@ -319,4 +316,20 @@ func sendError(ctx context.Context, err error) error {
 		return fromContextError(ctx.Err())
 	}
 	return wrapError(Unavailable, err)
+}
+
+// callDeadline is when a call must end: the earlier of ctx's deadline and the
+// call's timeout, or DefaultTimeout from now when neither is set.
+func callDeadline(ctx context.Context, timeout time.Duration) time.Time {
+	d, ok := ctx.Deadline()
+	switch {
+	case timeout > 0:
+		if t := time.Now().Add(timeout); !ok || t.Before(d) {
+			return t
+		}
+		return d
+	case ok:
+		return d
+	}
+	return time.Now().Add(DefaultTimeout)
 }

@@ -9,8 +9,9 @@ import (
 
 // Defaults that apply when an option is not given.
 const (
-	// DefaultTimeout bounds a call whose context has no deadline, because a
-	// request without one could wait in a queue forever.
+	// DefaultTimeout bounds a call whose context has no deadline and that
+	// has no WithTimeout, because a request without a deadline could wait
+	// in a queue forever.
 	DefaultTimeout = 30 * time.Second
 	// DefaultMaxMessageSize is RocketMQ's default limit on a message body.
 	DefaultMaxMessageSize = 4 << 20

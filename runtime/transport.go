@@ -16,6 +16,9 @@ type Message struct {
 	Key        string
 	Properties map[string]string
 	Body       []byte
+	// Origin is the transport's own form of a message it delivered, kept
+	// for its Reply; nil on messages built by the runtime.
+	Origin any
 }
 
 // Property names that mqrpc sets on messages. docs/PROTOCOL.md is the

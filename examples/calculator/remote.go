@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/mqrpc/mqrpc/examples/calculator/calculator"
+	"github.com/mqrpc/mqrpc/runtime"
+	"github.com/mqrpc/mqrpc/runtime/rocketmq"
+)
+
+// serve serves the calculator over RocketMQ until ctx is done, then
+// finishes the calls in progress.
+func serve(ctx context.Context, namesrv string, stdout io.Writer) error {
+	tr, err := rocketmq.New(rocketmq.Config{NameServers: []string{namesrv}})
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	srv := runtime.NewServer(tr)
+	if err := calculator.RegisterCalculator(srv, calculator.Server{}); err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "serving %s on topic %s via %s\n", calculator.CalculatorServiceName, runtime.TopicFor(calculator.CalculatorServiceName), namesrv)
+	<-ctx.Done()
+	srv.GracefulStop()
+	return nil
+}
+
+// callRemote calls a calculator server over RocketMQ.
+func callRemote(namesrv string, timeout time.Duration, a, b int, stdout io.Writer) error {
+	tr, err := rocketmq.New(rocketmq.Config{NameServers: []string{namesrv}})
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	client, err := runtime.NewClient(tr, runtime.WithCallOptions(runtime.WithTimeout(timeout)))
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	return exercise(context.Background(), calculator.NewCalculatorClient(client), a, b, stdout)
+}

@@ -1,0 +1,190 @@
+package rocketmq
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"reflect"
+	"strconv"
+	"sync"
+	"unsafe"
+
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+)
+
+// rocketmq-client-go offers request/reply only through producer.Request and
+// RequestAsync, which replace the caller's correlation id, wait on their own
+// timers instead of a context, make a name-server round trip on every call,
+// and keep a timed-out call in memory for up to ten minutes. The library's
+// client does everything else we need, but it keeps the pieces for the
+// other path (the processor of pushed replies, the client id, the route
+// table, the heartbeat) in unexported fields of its internal package.
+//
+// This file is the one place that reaches them, by reflection, and checks
+// their shape when a transport is created: if an upgrade of the pinned
+// library moves them, New fails with a clear error instead of losing
+// replies. Everything else in the package uses the exported API.
+
+// codePushReply is RocketMQ's PUSH_REPLY_MESSAGE_TO_CLIENT request code: the
+// broker pushes a reply to the requesting client with it.
+const codePushReply = int16(326)
+
+// libClient is the library's shared client behind a producer.
+type libClient struct {
+	v reflect.Value // internal.RMQClient, made settable
+}
+
+// clientOf returns the client of a producer (*producer.defaultProducer).
+func clientOf(producer any) (libClient, error) {
+	v := reflect.ValueOf(producer)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return libClient{}, fmt.Errorf("producer is %T, not a struct pointer", producer)
+	}
+	f, err := field(v.Elem(), "client")
+	if err != nil {
+		return libClient{}, err
+	}
+	if f.IsNil() {
+		return libClient{}, errors.New("producer has no client")
+	}
+	return libClient{v: f}, nil
+}
+
+// field returns the named field of struct value v, usable although it is
+// unexported.
+func field(v reflect.Value, name string) (reflect.Value, error) {
+	f := v.FieldByName(name)
+	if !f.IsValid() {
+		return reflect.Value{}, fmt.Errorf("%s has no field %q", v.Type(), name)
+	}
+	return reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem(), nil
+}
+
+// ID returns the client id that brokers route replies by (REPLY_TO_CLIENT).
+func (c libClient) ID() (string, error) {
+	i, ok := c.v.Interface().(interface{ ClientID() string })
+	if !ok {
+		return "", errors.New("client has no ClientID method")
+	}
+	return i.ClientID(), nil
+}
+
+// heartbeat registers the client, with its producer group, on every broker
+// in its route table: a broker pushes replies only to clients it knows.
+func (c libClient) heartbeat() error {
+	i, ok := c.v.Interface().(interface{ SendHeartbeatToAllBrokerWithLock() })
+	if !ok {
+		return errors.New("client has no SendHeartbeatToAllBrokerWithLock method")
+	}
+	i.SendHeartbeatToAllBrokerWithLock()
+	return nil
+}
+
+// nameServer is the part of the library's name-server client we use.
+type nameServer interface {
+	FetchPublishMessageQueues(topic string) ([]*primitive.MessageQueue, error)
+	FindBrokerAddrByName(brokerName string) string
+}
+
+func (c libClient) nameServer() (nameServer, error) {
+	m := c.v.MethodByName("GetNameSrv")
+	if !m.IsValid() || m.Type().NumIn() != 0 || m.Type().NumOut() != 1 {
+		return nil, errors.New("client has no GetNameSrv method")
+	}
+	ns, ok := m.Call(nil)[0].Interface().(nameServer)
+	if !ok {
+		return nil, errors.New("name-server client lacks FetchPublishMessageQueues or FindBrokerAddrByName")
+	}
+	return ns, nil
+}
+
+// pushedReply is a reply as the broker pushed it.
+type pushedReply struct {
+	topic   string
+	props   map[string]string
+	body    []byte
+	sysFlag int
+}
+
+// onPushedReply has deliver called with every reply the broker pushes to
+// the client, before the library's own processor (which then finds no
+// pending request of its own and only acknowledges the push). It must be
+// called before the client starts: the library reads its processor table
+// without a lock once connections exist.
+func (c libClient) onPushedReply(deliver func(pushedReply)) error {
+	rc, err := field(c.v.Elem().Elem(), "remoteClient")
+	if err != nil {
+		return err
+	}
+	if rc.Kind() != reflect.Interface || rc.IsNil() {
+		return errors.New("client's remoteClient is not a set interface")
+	}
+	procs, err := field(rc.Elem().Elem(), "processors")
+	if err != nil {
+		return err
+	}
+	if procs.Kind() != reflect.Map || procs.Type().Key().Kind() != reflect.Int16 {
+		return fmt.Errorf("processors is %s, want a map keyed by request code", procs.Type())
+	}
+	key := reflect.ValueOf(codePushReply).Convert(procs.Type().Key())
+	orig := procs.MapIndex(key)
+	if !orig.IsValid() {
+		return errors.New("no processor registered for pushed replies")
+	}
+	ft := orig.Type()
+	if ft.NumIn() != 2 || ft.In(0).Kind() != reflect.Pointer || ft.In(1) != reflect.TypeFor[net.Addr]() {
+		return fmt.Errorf("push-reply processor is %s, want func(*RemotingCommand, net.Addr)", ft)
+	}
+	cmd := ft.In(0).Elem()
+	if f, ok := cmd.FieldByName("ExtFields"); !ok || f.Type != reflect.TypeFor[map[string]string]() {
+		return errors.New("RemotingCommand has no ExtFields map")
+	}
+	if f, ok := cmd.FieldByName("Body"); !ok || f.Type != reflect.TypeFor[[]byte]() {
+		return errors.New("RemotingCommand has no Body")
+	}
+	wrapped := reflect.MakeFunc(ft, func(args []reflect.Value) []reflect.Value {
+		if !args[0].IsNil() {
+			cmd := args[0].Elem()
+			ext := cmd.FieldByName("ExtFields").Interface().(map[string]string)
+			var m primitive.Message
+			m.UnmarshalProperties([]byte(ext["properties"]))
+			sysFlag, _ := strconv.Atoi(ext["sysFlag"])
+			deliver(pushedReply{
+				topic:   ext["topic"],
+				props:   m.GetProperties(),
+				body:    cmd.FieldByName("Body").Bytes(),
+				sysFlag: sysFlag,
+			})
+		}
+		return orig.Call(args)
+	})
+	procs.SetMapIndex(key, wrapped)
+	return nil
+}
+
+// shutdown runs stop, the shutdown of the last producer or consumer on the
+// client, while holding the client's rebalance and heartbeat locks. The
+// library's client shutdown sets its closed flag without synchronisation
+// while rebalances (started by a consumer or by a broker's notice that a
+// group changed) and heartbeats may still read it; holding their locks
+// orders those reads after the write, which the race detector otherwise
+// reports.
+func (c libClient) shutdown(stop func() error) error {
+	var locks []*sync.Mutex
+	for _, name := range []string{"rbMutex", "hbMutex"} {
+		f, err := field(c.v.Elem().Elem(), name)
+		if err != nil || f.Type() != reflect.TypeFor[sync.Mutex]() {
+			return errors.Join(fmt.Errorf("client has no %s mutex", name), stop())
+		}
+		locks = append(locks, f.Addr().Interface().(*sync.Mutex))
+	}
+	for _, l := range locks {
+		l.Lock()
+	}
+	defer func() {
+		for _, l := range locks {
+			l.Unlock()
+		}
+	}()
+	return stop()
+}

@@ -1,0 +1,185 @@
+package rocketmq
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2/admin"
+	"github.com/apache/rocketmq-client-go/v2/consumer"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+
+	"github.com/mqrpc/mqrpc/runtime"
+)
+
+// Subscribe consumes topic with a push consumer in group. Unless
+// Config.NoCreateTopics is set, it first creates the topic on every broker
+// of the cluster, because the consumer refuses to start on a topic with no
+// route.
+//
+// A group that has never consumed starts at the oldest stored message, so
+// requests sent before the first server started are served (expired ones
+// are skipped by the server).
+func (t *Transport) Subscribe(topic, group string, h runtime.Handler) (runtime.Subscription, error) {
+	if t.isClosed() {
+		return nil, runtime.ErrClosed
+	}
+	if !t.cfg.NoCreateTopics {
+		if err := t.createTopic(topic); err != nil {
+			return nil, err
+		}
+	}
+	opts := []consumer.Option{
+		consumer.WithGroupName(group),
+		consumer.WithNsResolver(primitive.NewPassthroughResolver(t.cfg.NameServers)),
+		// The consumer shares the producer's client, so the heartbeats it
+		// sends also keep the producer known to the brokers.
+		consumer.WithInstance(t.instance),
+		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
+		consumer.WithConsumeGoroutineNums(t.cfg.ConsumeGoroutines),
+		consumer.WithConsumeMessageBatchMaxSize(1),
+	}
+	if t.cfg.AccessKey != "" {
+		opts = append(opts, consumer.WithCredentials(t.credentials()))
+	}
+	c, err := consumer.NewPushConsumer(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("rocketmq: new consumer for %s: %w", topic, err)
+	}
+	s := &subscription{t: t, consumer: c, h: h}
+	if err := c.Subscribe(topic, consumer.MessageSelector{Type: consumer.TAG, Expression: "*"}, s.consume); err != nil {
+		return nil, fmt.Errorf("rocketmq: subscribe %s: %w", topic, err)
+	}
+	if err := c.Start(); err != nil {
+		return nil, fmt.Errorf("rocketmq: start consumer of %s: %w", topic, err)
+	}
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		_ = c.Shutdown()
+		return nil, runtime.ErrClosed
+	}
+	t.subs[s] = struct{}{}
+	t.mu.Unlock()
+	return s, nil
+}
+
+// createTopic creates topic on every master broker of the cluster and waits
+// until the name server routes it.
+func (t *Transport) createTopic(topic string) error {
+	ns, err := t.client.nameServer()
+	if err != nil {
+		return err
+	}
+	queues, err := ns.FetchPublishMessageQueues(t.replyTopic())
+	if err != nil {
+		return fmt.Errorf("rocketmq: brokers of cluster %s: %w", t.cfg.Cluster, err)
+	}
+	brokers := map[string]string{}
+	for _, q := range queues {
+		if addr := ns.FindBrokerAddrByName(q.BrokerName); addr != "" {
+			brokers[q.BrokerName] = addr
+		}
+	}
+	if len(brokers) == 0 {
+		return fmt.Errorf("rocketmq: no broker of cluster %s found", t.cfg.Cluster)
+	}
+	adm, err := t.newAdmin()
+	if err != nil {
+		return fmt.Errorf("rocketmq: admin client: %w", err)
+	}
+	defer adm.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for name, addr := range brokers {
+		err := adm.CreateTopic(ctx,
+			admin.WithTopicCreate(topic),
+			admin.WithBrokerAddrCreate(addr),
+			admin.WithReadQueueNums(t.cfg.TopicQueues),
+			admin.WithWriteQueueNums(t.cfg.TopicQueues))
+		if err != nil {
+			return fmt.Errorf("rocketmq: create topic %s on broker %s (%s): %w", topic, name, addr, err)
+		}
+	}
+	// A broker registers a new topic with the name server on its own
+	// schedule; the consumer needs the route to start.
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := adm.FetchPublishMessageQueues(ctx, topic); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("rocketmq: topic %s created but not routed by the name server: %w", topic, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+type subscription struct {
+	t        *Transport
+	consumer rocketmqConsumer
+	h        runtime.Handler
+
+	mu       sync.Mutex
+	stopping bool
+	inflight sync.WaitGroup
+	stopOnce sync.Once
+	err      error
+}
+
+type rocketmqConsumer interface {
+	Suspend()
+	Shutdown() error
+}
+
+// consume runs the handler on each message. A message the handler refuses
+// (the server is stopping) goes back to the broker to be delivered again,
+// to this group's next consumer.
+func (s *subscription) consume(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		return consumer.ConsumeRetryLater, nil
+	}
+	s.inflight.Add(1)
+	s.mu.Unlock()
+	defer s.inflight.Done()
+	for _, m := range msgs {
+		props := m.GetProperties()
+		msg := &runtime.Message{
+			Topic:      m.Topic,
+			Tag:        m.GetTags(),
+			Key:        m.GetKeys(),
+			Properties: props,
+			Body:       deliveredBody(props, m.Body),
+			Origin:     m,
+		}
+		if err := s.h(ctx, msg); err != nil {
+			return consumer.ConsumeRetryLater, nil
+		}
+	}
+	return consumer.ConsumeSuccess, nil
+}
+
+// Stop suspends pulling, waits for the handlers in progress (whose replies
+// are then sent and whose offsets can be committed), and shuts the consumer
+// down. Shutting down first would drop their offsets and have the broker
+// deliver those requests again.
+func (s *subscription) Stop() error {
+	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		s.stopping = true
+		s.mu.Unlock()
+		s.consumer.Suspend()
+		s.inflight.Wait()
+		s.err = s.consumer.Shutdown()
+		s.t.mu.Lock()
+		delete(s.t.subs, s)
+		s.t.mu.Unlock()
+	})
+	return s.err
+}
+

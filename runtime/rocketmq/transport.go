@@ -1,0 +1,431 @@
+// Package rocketmq is the mqrpc transport over Apache RocketMQ's
+// request/reply model (RIP-16): a request is a message on the service's
+// topic, a server consumes it in the service's consumer group and sends the
+// reply to the cluster's reply topic, and the broker pushes the reply to the
+// connection of the client that sent the request.
+//
+//	tr, err := rocketmq.New(rocketmq.Config{NameServers: []string{"127.0.0.1:9876"}})
+//	client, err := runtime.NewClient(tr)
+//
+// It is built on github.com/apache/rocketmq-client-go/v2 with its producer
+// and push consumer, but keeps correlation and timing itself: a call waits on
+// its context, not on a library timer, and its reply is matched by mqrpc's
+// call id.
+package rocketmq
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2/admin"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/apache/rocketmq-client-go/v2/producer"
+
+	"github.com/mqrpc/mqrpc/runtime"
+)
+
+// Config configures a Transport. Only NameServers is required.
+type Config struct {
+	// NameServers are the name server addresses, "host:port".
+	NameServers []string
+	// Cluster is the broker cluster whose reply topic, <Cluster>_REPLY_TOPIC,
+	// carries replies. Default "DefaultCluster".
+	Cluster string
+	// Group is the producer group, which brokers use to find this client
+	// when they push a reply. Default "mqrpc_client".
+	Group string
+	// AccessKey and SecretKey sign requests for brokers with ACL enabled.
+	AccessKey, SecretKey string
+	// ConsumeGoroutines bounds the handler calls each subscription runs at
+	// once. Default 64, the runtime server's default concurrency.
+	ConsumeGoroutines int
+	// TopicQueues is the number of queues of a request topic the transport
+	// creates. Default 4.
+	TopicQueues int
+	// NoCreateTopics stops Subscribe from creating request topics on the
+	// cluster's brokers; set it where topics are provisioned by operators.
+	NoCreateTopics bool
+	// SendTimeout bounds one attempt to store a message. Default 3 s.
+	SendTimeout time.Duration
+	// HeartbeatInterval is how often the client re-registers with every
+	// broker of the cluster, so that a restarted broker can push replies to
+	// it again. Default 5 s.
+	HeartbeatInterval time.Duration
+	// Logger receives the transport's own warnings. Default: discarded.
+	// The library's log goes to SetLogger's logger.
+	Logger *slog.Logger
+}
+
+func (c *Config) defaults() error {
+	if len(c.NameServers) == 0 {
+		return errors.New("rocketmq: Config.NameServers is empty")
+	}
+	if c.Cluster == "" {
+		c.Cluster = "DefaultCluster"
+	}
+	if c.Group == "" {
+		c.Group = "mqrpc_client"
+	}
+	if c.ConsumeGoroutines == 0 {
+		c.ConsumeGoroutines = runtime.DefaultMaxConcurrency
+	}
+	if c.TopicQueues == 0 {
+		c.TopicQueues = 4
+	}
+	if c.SendTimeout == 0 {
+		c.SendTimeout = 3 * time.Second
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Property names RocketMQ defines for request/reply (RIP-16).
+const (
+	propReplyTo = primitive.PropertyMessageReplyToClient // "REPLY_TO_CLIENT"
+	propTTL     = primitive.PropertyMessageTTL           // "TTL"
+	propCluster = primitive.PropertyCluster              // "CLUSTER"
+	propMsgType = primitive.PropertyMsgType              // "MSG_TYPE"
+	replyType   = "reply"
+)
+
+// Transport is a runtime.Transport over a RocketMQ cluster.
+type Transport struct {
+	cfg      Config
+	instance string // unique per transport, so its client id is too
+	producer rocketmqProducer
+	client   libClient
+	clientID string
+	replies  func(*runtime.Message)
+	replyMu  sync.RWMutex
+
+	mu     sync.Mutex
+	subs   map[*subscription]struct{}
+	closed bool
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// rocketmqProducer is the part of the library's producer we use.
+type rocketmqProducer interface {
+	Start() error
+	Shutdown() error
+	SendSync(ctx context.Context, msgs ...*primitive.Message) (*primitive.SendResult, error)
+}
+
+var _ runtime.Transport = (*Transport)(nil)
+
+// New connects a transport to the cluster: it starts a producer, registers
+// it with every broker that hosts the cluster's reply topic (so that the
+// reply to the very first call can be pushed back), and keeps that
+// registration fresh.
+func New(cfg Config) (*Transport, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	installDefaultLogger()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	t := &Transport{
+		cfg:      cfg,
+		instance: "mqrpc-" + hex.EncodeToString(b[:]),
+		subs:     make(map[*subscription]struct{}),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	p, err := producer.NewDefaultProducer(append(t.commonProducerOptions(),
+		producer.WithGroupName(cfg.Group),
+		// Replies go through the broker that carried their request, which
+		// knows the requester; see replySelector.
+		producer.WithQueueSelector(replySelector{next: producer.NewRoundRobinQueueSelector()}),
+		// Bodies are sent as they are: compression costs latency, and the
+		// library flags reply bodies compressed without compressing them.
+		producer.WithCompressMsgBodyOverHowmuch(math.MaxInt32),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("rocketmq: new producer: %w", err)
+	}
+	t.producer = p
+	if t.client, err = clientOf(p); err == nil {
+		t.clientID, err = t.client.ID()
+	}
+	if err == nil {
+		err = t.client.onPushedReply(t.deliverReply)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rocketmq: rocketmq-client-go is not the version mqrpc was built for: %w", err)
+	}
+	if err := p.Start(); err != nil {
+		return nil, fmt.Errorf("rocketmq: start producer: %w", err)
+	}
+	if err := t.register(); err != nil {
+		_ = p.Shutdown()
+		return nil, err
+	}
+	go t.keepRegistered()
+	return t, nil
+}
+
+func (t *Transport) commonProducerOptions() []producer.Option {
+	opts := []producer.Option{
+		producer.WithNsResolver(primitive.NewPassthroughResolver(t.cfg.NameServers)),
+		producer.WithInstanceName(t.instance),
+		producer.WithSendMsgTimeout(t.cfg.SendTimeout),
+		producer.WithRetry(2),
+	}
+	if t.cfg.AccessKey != "" {
+		opts = append(opts, producer.WithCredentials(t.credentials()))
+	}
+	return opts
+}
+
+func (t *Transport) credentials() primitive.Credentials {
+	return primitive.Credentials{AccessKey: t.cfg.AccessKey, SecretKey: t.cfg.SecretKey}
+}
+
+func (t *Transport) replyTopic() string { return t.cfg.Cluster + "_REPLY_TOPIC" }
+
+// register learns every broker of the cluster from the route of its reply
+// topic, which each of them hosts, and heartbeats to all of them. A replier
+// may send a reply through any of them, and a broker pushes replies only to
+// clients that have heartbeated to it with a producer group.
+func (t *Transport) register() error {
+	ns, err := t.client.nameServer()
+	if err != nil {
+		return fmt.Errorf("rocketmq: rocketmq-client-go is not the version mqrpc was built for: %w", err)
+	}
+	if _, err := ns.FetchPublishMessageQueues(t.replyTopic()); err != nil {
+		return fmt.Errorf("rocketmq: route of reply topic %s (is the name server at %v up, and the cluster named %q?): %w",
+			t.replyTopic(), t.cfg.NameServers, t.cfg.Cluster, err)
+	}
+	return t.client.heartbeat()
+}
+
+// keepRegistered heartbeats on its own schedule, shorter than the library's
+// 30 s, so that a broker that restarted learns of this client again soon.
+func (t *Transport) keepRegistered() {
+	defer close(t.done)
+	tick := time.NewTicker(t.cfg.HeartbeatInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.stop:
+			return
+		case <-tick.C:
+			if err := t.register(); err != nil {
+				t.cfg.Logger.Warn("mqrpc: rocketmq heartbeat", "err", err)
+			}
+		}
+	}
+}
+
+// ClientID returns the id brokers route this transport's replies by.
+func (t *Transport) ClientID() string { return t.clientID }
+
+func (t *Transport) ListenReplies(h func(*runtime.Message)) error {
+	t.replyMu.Lock()
+	defer t.replyMu.Unlock()
+	t.replies = h
+	return nil
+}
+
+// deliverReply hands a pushed reply to the reply listener.
+func (t *Transport) deliverReply(r pushedReply) {
+	t.replyMu.RLock()
+	h := t.replies
+	t.replyMu.RUnlock()
+	if h == nil {
+		return
+	}
+	body := r.body
+	if r.sysFlag&primitive.FlagCompressed != 0 {
+		// Java repliers compress large bodies; the flag is also set on
+		// bodies that are not compressed, so keep those as they are.
+		if out, err := uncompress(body); err == nil {
+			body = out
+		}
+	}
+	h(&runtime.Message{Topic: r.topic, Key: r.props[primitive.PropertyKeys], Properties: r.props, Body: deliveredBody(r.props, body)})
+}
+
+func uncompress(b []byte) ([]byte, error) {
+	zr, err := zlib.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	return io.ReadAll(zr)
+}
+
+func (t *Transport) Request(ctx context.Context, m *runtime.Message) error {
+	pm := toPrimitive(m)
+	pm.WithProperty(propReplyTo, t.clientID)
+	// RIP-16's TTL in milliseconds, as the Java client sets it; mqrpc's own
+	// deadline property is what servers act on.
+	ttl := int64(t.cfg.SendTimeout / time.Millisecond)
+	if ms, err := strconv.ParseInt(m.Properties[runtime.PropDeadline], 10, 64); err == nil {
+		ttl = max(ms-time.Now().UnixMilli(), 1)
+	}
+	pm.WithProperty(propTTL, strconv.FormatInt(ttl, 10))
+	return t.send(ctx, pm)
+}
+
+func (t *Transport) Send(ctx context.Context, m *runtime.Message) error {
+	return t.send(ctx, toPrimitive(m))
+}
+
+func (t *Transport) send(ctx context.Context, pm *primitive.Message) error {
+	if t.isClosed() {
+		return runtime.ErrClosed
+	}
+	res, err := t.producer.SendSync(ctx, pm)
+	if err != nil {
+		return err
+	}
+	if res.Status != primitive.SendOK {
+		// The message is stored, but not flushed or replicated as the
+		// broker is configured to; it will be delivered.
+		t.cfg.Logger.Debug("mqrpc: rocketmq send status", "status", res.Status, "topic", pm.Topic)
+	}
+	return nil
+}
+
+// RocketMQ refuses messages with an empty body, which an OK reply of an
+// error-only method or an error without details has. Such a body travels as
+// one zero byte with propEmptyBody set, and is empty again on delivery.
+const propEmptyBody = "mqrpc-empty-body"
+
+func toPrimitive(m *runtime.Message) *primitive.Message {
+	pm := newPrimitive(m.Topic, m.Body, m.Properties)
+	if m.Tag != "" {
+		pm.WithTag(m.Tag)
+	}
+	if m.Key != "" {
+		pm.WithKeys([]string{m.Key})
+	}
+	return pm
+}
+
+// Reply sends reply to the cluster's reply topic as RocketMQ's
+// MessageUtil.createReplyMessage does, through the broker that delivered
+// the request.
+func (t *Transport) Reply(ctx context.Context, request, reply *runtime.Message) error {
+	req := request.Properties
+	if req[propReplyTo] == "" {
+		return errors.New("rocketmq: request has no REPLY_TO_CLIENT property; it was not sent as a request")
+	}
+	cluster := req[propCluster]
+	if cluster == "" {
+		cluster = t.cfg.Cluster
+	}
+	pm := newPrimitive(cluster+"_REPLY_TOPIC", reply.Body, reply.Properties)
+	pm.WithProperty(propMsgType, replyType) // sent with SEND_REPLY_MESSAGE, so the broker pushes it
+	pm.WithProperty(primitive.PropertyCorrelationID, req[primitive.PropertyCorrelationID])
+	pm.WithProperty(propReplyTo, req[propReplyTo])
+	pm.WithProperty(propTTL, req[propTTL])
+	if reply.Key != "" {
+		pm.WithKeys([]string{reply.Key})
+	}
+	if origin, ok := request.Origin.(*primitive.MessageExt); ok && origin.Queue != nil {
+		pm.Queue = &primitive.MessageQueue{BrokerName: origin.Queue.BrokerName}
+	}
+	return t.send(ctx, pm)
+}
+
+// newPrimitive returns a message for topic with a copy of props and body,
+// encoding an empty body as propEmptyBody says.
+func newPrimitive(topic string, body []byte, props map[string]string) *primitive.Message {
+	pm := primitive.NewMessage(topic, body)
+	pm.WithProperties(maps.Clone(props))
+	if len(body) == 0 {
+		pm.Body = []byte{0}
+		pm.WithProperty(propEmptyBody, "1")
+	}
+	return pm
+}
+
+// deliveredBody returns the body a sender meant: empty when it marked it so.
+func deliveredBody(props map[string]string, body []byte) []byte {
+	if props[propEmptyBody] != "" {
+		delete(props, propEmptyBody)
+		return nil
+	}
+	return body
+}
+
+// replySelector sends a reply through the broker its request came from, when
+// Reply noted it on the message: the requester sent the request there, so
+// that broker knows it and can push the reply. Retries go round-robin.
+type replySelector struct {
+	next producer.QueueSelector
+}
+
+func (s replySelector) Select(m *primitive.Message, mqs []*primitive.MessageQueue, last string) *primitive.MessageQueue {
+	if m.Queue != nil && last == "" {
+		for _, q := range mqs {
+			if q.BrokerName == m.Queue.BrokerName {
+				return q
+			}
+		}
+	}
+	return s.next.Select(m, mqs, last)
+}
+
+func (t *Transport) isClosed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed
+}
+
+// Close stops every subscription, waiting for their handlers, then the
+// producer.
+func (t *Transport) Close() error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	subs := make([]*subscription, 0, len(t.subs))
+	for s := range t.subs {
+		subs = append(subs, s)
+	}
+	t.mu.Unlock()
+
+	var errs []error
+	for _, s := range subs {
+		errs = append(errs, s.Stop())
+	}
+	close(t.stop)
+	<-t.done
+	errs = append(errs, t.client.shutdown(t.producer.Shutdown))
+	return errors.Join(errs...)
+}
+
+// newAdmin returns an admin client for topic management.
+func (t *Transport) newAdmin() (admin.Admin, error) {
+	opts := []admin.AdminOption{admin.WithResolver(primitive.NewPassthroughResolver(t.cfg.NameServers))}
+	if t.cfg.AccessKey != "" {
+		opts = append(opts, admin.WithCredentials(t.credentials()))
+	}
+	return admin.NewAdmin(opts...)
+}
+
+
