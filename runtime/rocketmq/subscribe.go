@@ -182,4 +182,3 @@ func (s *subscription) Stop() error {
 	})
 	return s.err
 }
-

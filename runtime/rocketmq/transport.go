@@ -427,5 +427,3 @@ func (t *Transport) newAdmin() (admin.Admin, error) {
 	}
 	return admin.NewAdmin(opts...)
 }
-
-
