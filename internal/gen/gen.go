@@ -155,6 +155,9 @@ func newNames(svc *model.Service, taken *namer, pkg string) (*names, model.Error
 		register:    "Register" + svc.Name,
 	}
 	exported := []string{n.serviceName, n.client, n.newClient, n.register}
+	if svc.DeclareInterface {
+		exported = append(exported, svc.Name)
+	}
 	for _, m := range svc.Methods {
 		exported = append(exported, fullNameConst(svc, m))
 	}
@@ -177,11 +180,13 @@ func newNames(svc *model.Service, taken *namer, pkg string) (*names, model.Error
 	n.desc = taken.fresh(lower + "ServiceDesc")
 	for _, m := range svc.Methods {
 		mn := &methodNames{m: m, fullName: fullNameConst(svc, m)}
-		mn.args = taken.fresh(lower + m.Name + "Args")
-		if len(m.Results) > 0 {
-			mn.results = taken.fresh(lower + m.Name + "Results")
+		if m.Body == model.Positional {
+			mn.args = taken.fresh(lower + m.Name + "Args")
+			if len(m.Results) > 0 {
+				mn.results = taken.fresh(lower + m.Name + "Results")
+			}
+			mn.fields = argFields(m.Params)
 		}
-		mn.fields = argFields(m.Params)
 		mn.params = clientParams(m.Params, mn)
 		n.methods = append(n.methods, mn)
 	}
@@ -265,6 +270,9 @@ func lowerCamel(s string) string {
 
 func generateService(f *jen.File, n *names) {
 	generateConstants(f, n)
+	if n.svc.DeclareInterface {
+		generateInterface(f, n)
+	}
 	generateClient(f, n)
 	for _, mn := range n.methods {
 		generateClientMethod(f, n, mn)
@@ -272,7 +280,9 @@ func generateService(f *jen.File, n *names) {
 	generateRegister(f, n)
 	generateDesc(f, n)
 	for _, mn := range n.methods {
-		generateArgTypes(f, n, mn)
+		if mn.m.Body == model.Positional {
+			generateArgTypes(f, n, mn)
+		}
 	}
 }
 
@@ -285,9 +295,50 @@ func generateConstants(f *jen.File, n *names) {
 	f.Comment(fmt.Sprintf("Full method names of the %s service, as they travel on the wire.", n.svc.Name))
 	f.Const().DefsFunc(func(g *jen.Group) {
 		for _, mn := range n.methods {
-			g.Id(mn.fullName).Op("=").Lit("/" + n.svc.FullName + "/" + mn.m.Name)
+			g.Id(mn.fullName).Op("=").Lit("/" + n.svc.FullName + "/" + mn.m.WireMethodName())
 		}
 	})
+}
+
+// generateInterface declares the service interface that the client
+// implements and servers register, for front ends that have no Go
+// declaration of it.
+func generateInterface(f *jen.File, n *names) {
+	doc := n.svc.Doc
+	if doc == "" {
+		doc = fmt.Sprintf("%s is the %s service.", n.svc.Name, n.svc.FullName)
+	}
+	f.Comment(docComment(doc))
+	f.Type().Id(n.svc.Name).InterfaceFunc(func(g *jen.Group) {
+		for i, mn := range n.methods {
+			m := mn.m
+			if i > 0 && m.Doc != "" {
+				g.Line()
+			}
+			if m.Doc != "" {
+				g.Comment(docComment(m.Doc))
+			}
+			g.Id(m.Name).Params(signature(m, mn.params)...).Params(resultTypes(m)...)
+		}
+	})
+}
+
+// signature returns a method's parameters, ctx first, named as given.
+func signature(m *model.Method, names []string) []jen.Code {
+	params := []jen.Code{jen.Id("ctx").Qual(contextPath, "Context")}
+	for i, p := range m.Params {
+		params = append(params, jen.Id(names[i]).Add(typeCode(p.Type)))
+	}
+	return params
+}
+
+// resultTypes returns a method's result types, the error last.
+func resultTypes(m *model.Method) []jen.Code {
+	var results []jen.Code
+	for _, r := range m.Results {
+		results = append(results, typeCode(r.Type))
+	}
+	return append(results, jen.Error())
 }
 
 func generateClient(f *jen.File, n *names) {
@@ -317,16 +368,12 @@ func generateClientMethod(f *jen.File, n *names, mn *methodNames) {
 		doc = fmt.Sprintf("%s calls %s.%s.", m.Name, n.svc.Name, m.Name)
 	}
 	f.Comment(docComment(doc))
-
-	params := []jen.Code{jen.Id("ctx").Qual(contextPath, "Context")}
-	for i, p := range m.Params {
-		params = append(params, jen.Id(mn.params[i]).Add(typeCode(p.Type)))
+	params := signature(m, mn.params)
+	results := resultTypes(m)
+	if m.Body == model.Message {
+		f.Func().Params(jen.Id("c").Op("*").Id(n.client)).Id(m.Name).Params(params...).Params(results...).Block(messageClientBody(mn)...)
+		return
 	}
-	var results []jen.Code
-	for _, r := range m.Results {
-		results = append(results, typeCode(r.Type))
-	}
-	results = append(results, jen.Error())
 
 	var in []jen.Code
 	for i := range m.Params {
@@ -354,6 +401,30 @@ func generateClientMethod(f *jen.File, n *names, mn *methodNames) {
 		)
 	}
 	f.Func().Params(jen.Id("c").Op("*").Id(n.client)).Id(m.Name).Params(params...).Params(results...).Block(body...)
+}
+
+// messageClientBody is a client method whose request and response are the
+// bodies themselves: no argument struct, and the response is returned only
+// when the call succeeded, as gRPC clients do.
+func messageClientBody(mn *methodNames) []jen.Code {
+	req := jen.Id(mn.params[0])
+	opts := jen.Id("c").Dot("opts").Op("...")
+	resp := typeCode(mn.m.Results[0].Type.Elem)
+	fail := jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err()))
+	if mn.m.OneWay {
+		// No reply comes; the caller gets an empty response.
+		return []jen.Code{
+			jen.Err().Op(":=").Id("c").Dot("client").Dot("Send").Call(jen.Id("ctx"), jen.Id(mn.fullName), req, opts),
+			fail,
+			jen.Return(jen.New(resp), jen.Nil()),
+		}
+	}
+	return []jen.Code{
+		jen.Id("out").Op(":=").New(resp),
+		jen.Err().Op(":=").Id("c").Dot("client").Dot("Invoke").Call(jen.Id("ctx"), jen.Id(mn.fullName), req, jen.Id("out"), opts),
+		fail,
+		jen.Return(jen.Id("out"), jen.Nil()),
+	}
 }
 
 func resultField(i int) string { return "R" + strconv.Itoa(i) }
@@ -390,6 +461,9 @@ func lines(elems ...jen.Code) *jen.Statement {
 // only place the server side touches the user's types.
 func methodDesc(n *names, mn *methodNames) jen.Code {
 	m := mn.m
+	if m.Body == model.Message {
+		return messageMethodDesc(n, mn)
+	}
 	argsParam := jen.Id("args")
 	var body []jen.Code
 	callArgs := []jen.Code{jen.Id("ctx")}
@@ -418,7 +492,7 @@ func methodDesc(n *names, mn *methodNames) jen.Code {
 			jen.Return(jen.Op("&").Id(mn.results).Values(res...), jen.Nil()),
 		)
 	}
-	fields := []jen.Code{jen.Id("Name").Op(":").Lit(m.Name)}
+	fields := []jen.Code{jen.Id("Name").Op(":").Lit(m.WireMethodName())}
 	if m.OneWay {
 		fields = append(fields, jen.Id("OneWay").Op(":").True())
 	}
@@ -428,6 +502,36 @@ func methodDesc(n *names, mn *methodNames) jen.Code {
 			jen.Id("ctx").Qual(contextPath, "Context"),
 			jen.Id("impl").Any(),
 			argsParam.Any(),
+		).Params(jen.Any(), jen.Error()).Block(body...),
+	)
+	return lines(fields...)
+}
+
+// messageMethodDesc is the MethodDesc of a method whose request and
+// response are the bodies themselves.
+func messageMethodDesc(n *names, mn *methodNames) jen.Code {
+	m := mn.m
+	req := typeCode(m.Params[0].Type.Elem)
+	invoke := jen.Id("impl").Assert(jen.Id(n.svc.Name)).Dot(m.Name).Call(jen.Id("ctx"), jen.Id("args").Assert(jen.Op("*").Add(req.Clone())))
+	var body []jen.Code
+	if m.OneWay {
+		body = []jen.Code{
+			jen.List(jen.Id("_"), jen.Err()).Op(":=").Add(invoke),
+			jen.Return(jen.Nil(), jen.Err()),
+		}
+	} else {
+		body = []jen.Code{jen.Return(invoke)}
+	}
+	fields := []jen.Code{jen.Id("Name").Op(":").Lit(m.WireMethodName())}
+	if m.OneWay {
+		fields = append(fields, jen.Id("OneWay").Op(":").True())
+	}
+	fields = append(fields,
+		jen.Id("NewArgs").Op(":").Func().Params().Any().Block(jen.Return(jen.New(req))),
+		jen.Id("Call").Op(":").Func().Params(
+			jen.Id("ctx").Qual(contextPath, "Context"),
+			jen.Id("impl").Any(),
+			jen.Id("args").Any(),
 		).Params(jen.Any(), jen.Error()).Block(body...),
 	)
 	return lines(fields...)

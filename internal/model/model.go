@@ -41,13 +41,22 @@ type Service struct {
 	Doc     string
 	Pos     Pos
 	Methods []*Method
+	// DeclareInterface makes the emitter declare the service interface
+	// itself, with Doc and the methods' docs. The protobuf front end sets
+	// it; a Go interface is the user's own declaration.
+	DeclareInterface bool
 }
 
 // Method is one method of a service. Every method takes a
 // context.Context first and returns an error last; Params and Results list
 // what comes in between.
 type Method struct {
+	// Name is the Go name of the method.
 	Name string
+	// WireName is the method's name in its full method name on the wire,
+	// when that differs from Name (a .proto method get_sum is GetSum in
+	// Go); empty means Name.
+	WireName string
 	// Doc is the method's doc comment as text, without comment markers.
 	Doc     string
 	Pos     Pos
@@ -55,6 +64,32 @@ type Method struct {
 	Results []Param
 	// OneWay methods have no results and get no reply.
 	OneWay bool
+	// Body says how Params and Results travel in message bodies.
+	Body Body
+}
+
+// Body is the form of a method's request and reply bodies.
+type Body int
+
+const (
+	// Positional bodies are codec-encoded arrays of the values in
+	// Params and Results, carried in generated argument and result structs
+	// (the Go front end).
+	Positional Body = iota
+	// Message bodies are the method's one parameter and one result
+	// themselves, each a pointer to a message (the protobuf front end): the
+	// request body is the request message and the reply body the response
+	// message. OneWay Message methods still have their one result in
+	// Results, which the client returns empty.
+	Message
+)
+
+// WireMethodName returns the name of m in full method names.
+func (m *Method) WireMethodName() string {
+	if m.WireName != "" {
+		return m.WireName
+	}
+	return m.Name
 }
 
 // Param is a parameter or result. Name is empty when the source gave
