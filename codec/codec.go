@@ -1,7 +1,8 @@
 // Package codec turns call arguments and results into message bodies and back.
 //
 // A codec's name travels with every request, so a server can answer clients
-// that use different codecs. The default is msgpack (Msgpack).
+// that use different codecs. The default is msgpack (Msgpack); protocol
+// buffer messages can also travel in their binary form (Proto).
 package codec
 
 import (
@@ -25,11 +26,14 @@ type Registry struct {
 	byName map[string]Codec
 }
 
-// NewRegistry returns a registry holding Msgpack and the given codecs. A codec
-// whose name is already present replaces the earlier one.
+// NewRegistry returns a registry holding Msgpack, Proto and the given
+// codecs. A codec whose name is already present replaces the earlier one.
+// Proto is there by default so that every server answers a client of a
+// .proto service whichever of the two codecs it picked.
 func NewRegistry(codecs ...Codec) *Registry {
-	r := &Registry{byName: make(map[string]Codec, 1+len(codecs))}
+	r := &Registry{byName: make(map[string]Codec, 2+len(codecs))}
 	r.byName[Msgpack.Name()] = Msgpack
+	r.byName[Proto.Name()] = Proto
 	for _, c := range codecs {
 		r.byName[c.Name()] = c
 	}

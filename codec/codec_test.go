@@ -32,6 +32,7 @@ func TestRegistryLookup(t *testing.T) {
 		{"added codec", codec.NewRegistry(json), "json", json, false},
 		{"msgpack stays when others are added", codec.NewRegistry(json), "msgpack", codec.Msgpack, false},
 		{"unknown name", codec.NewRegistry(json), "protobuf", nil, true},
+		{"default has proto", codec.NewRegistry(), "proto", codec.Proto, false},
 		{"names are case-sensitive", codec.NewRegistry(), "MsgPack", nil, true},
 		{"empty name", codec.NewRegistry(), "", nil, true},
 		{"later codec with the same name wins", codec.NewRegistry(namedCodec{"x", 1}, namedCodec{"x", 2}), "x", namedCodec{"x", 2}, false},
@@ -69,7 +70,7 @@ func TestRegistryUnknownErrorListsKnownCodecs(t *testing.T) {
 
 func TestRegistryNames(t *testing.T) {
 	got := codec.NewRegistry(namedCodec{name: "zeta"}, namedCodec{name: "alpha"}, namedCodec{name: "zeta"}).Names()
-	if want := []string{"alpha", "msgpack", "zeta"}; !slices.Equal(got, want) {
+	if want := []string{"alpha", "msgpack", "proto", "zeta"}; !slices.Equal(got, want) {
 		t.Fatalf("Names() = %q, want %q", got, want)
 	}
 }

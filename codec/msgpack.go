@@ -13,6 +13,8 @@ import (
 // array of the parameters after ctx, and its results as an array of the
 // results before the error. Integers are written in their smallest msgpack
 // form, which every msgpack implementation reads back at any width.
+// Protocol buffer messages are maps keyed by field number (see
+// protomsgpack.go), so one codec name serves both kinds of service.
 var Msgpack Codec = msgpackCodec{}
 
 type msgpackCodec struct{}
@@ -48,7 +50,11 @@ func (msgpackCodec) Marshal(v any) (out []byte, err error) {
 			out, err = nil, fmt.Errorf("msgpack: encode %T: panic: %v", v, r)
 		}
 	}()
-	err = s.enc.Encode(v)
+	if m, ok := isProtoMessage(v); ok {
+		err = encodeProto(s.enc, m)
+	} else {
+		err = s.enc.Encode(v)
+	}
 	if err == nil {
 		out = bytes.Clone(s.buf.Bytes())
 	}
@@ -82,7 +88,11 @@ func (msgpackCodec) Unmarshal(data []byte, v any) (err error) {
 		}
 	}()
 	s.rd.Reset(data)
-	err = s.dec.Decode(v)
+	if m, ok := isProtoMessage(v); ok {
+		err = decodeProto(s.dec, m)
+	} else {
+		err = s.dec.Decode(v)
+	}
 	if err == nil && s.rd.Len() > 0 {
 		err = fmt.Errorf("msgpack: %d trailing bytes after the value", s.rd.Len())
 	}
