@@ -2,16 +2,25 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/mqrpc/mqrpc/runtime/rocketmq/rocketmqtest"
 )
 
 func TestMain(m *testing.M) {
-	// rocketmq-client-go, linked in for the server and client modes,
-	// starts a cache janitor in a package variable's initialiser; it is
-	// not ours to stop.
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/patrickmn/go-cache.(*janitor).Run"))
+	if topic := os.Getenv(envServer); topic != "" {
+		// This process is the server of a RocketMQ test; see startServer.
+		if err := serveForTest(topic); err != nil {
+			fmt.Fprintln(os.Stderr, "server process:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m, rocketmqtest.IgnoreLibraryGoroutines()...)
 }
 
 // The default mode serves and calls the calculator in one process and

@@ -181,10 +181,45 @@ func (c libClient) shutdown(stop func() error) error {
 	for _, l := range locks {
 		l.Lock()
 	}
-	defer func() {
-		for _, l := range locks {
-			l.Unlock()
-		}
-	}()
-	return stop()
+	err := stop()
+	for _, l := range locks {
+		l.Unlock()
+	}
+	return errors.Join(err, c.closeNameServer())
+}
+
+// closeNameServer closes the client's name-server connections, which the
+// library's shutdown leaves open, each with a reader goroutine.
+func (c libClient) closeNameServer() error {
+	ns, err := c.nameServer()
+	if err != nil {
+		return err
+	}
+	v := reflect.ValueOf(ns)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("name-server client is %T, not a struct pointer", ns)
+	}
+	f, err := field(v.Elem(), "nameSrvClient")
+	if err != nil {
+		return err
+	}
+	rc, ok := f.Interface().(interface{ ShutDown() })
+	if !ok || f.IsNil() {
+		return errors.New("name-server client has no remoting client to shut down")
+	}
+	rc.ShutDown()
+	return nil
+}
+
+// adminClient returns the library client behind an admin.Admin.
+func adminClient(adm any) (libClient, error) {
+	v := reflect.ValueOf(adm)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return libClient{}, fmt.Errorf("admin is %T, not a struct pointer", adm)
+	}
+	f, err := field(v.Elem(), "cli")
+	if err != nil {
+		return libClient{}, err
+	}
+	return libClient{v: f}, nil
 }

@@ -89,7 +89,12 @@ func (t *Transport) createTopic(topic string) error {
 	if err != nil {
 		return fmt.Errorf("rocketmq: admin client: %w", err)
 	}
-	defer adm.Close()
+	defer func() {
+		_ = adm.Close()
+		if c, err := adminClient(adm); err == nil {
+			_ = c.closeNameServer()
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for name, addr := range brokers {
