@@ -10,15 +10,17 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/mqrpc/mqrpc/runtime"
-	sharedpb "github.com/mqrpc/mqrpc/testdata/proto/shared"
 	"github.com/mqrpc/mqrpc/testdata/proto/internal/prototest"
+	sharedpb "github.com/mqrpc/mqrpc/testdata/proto/shared"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type alpha struct{ closed chan struct{} }
 
-func (alpha) Type(_ context.Context, w *Word) (*Word, error) { return &Word{Text: "type:" + w.GetText()}, nil }
+func (alpha) Type(_ context.Context, w *Word) (*Word, error) {
+	return &Word{Text: "type:" + w.GetText()}, nil
+}
 func (alpha) String(context.Context, *emptypb.Empty) (*Word, error) {
 	return &Word{Text: "alpha"}, nil
 }
