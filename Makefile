@@ -8,16 +8,21 @@ PKGS     := ./... ./testdata/golden/...
 BROKER   := tools/rocketmq/broker.sh
 export MQRPC_NAMESRV ?= 127.0.0.1:9876
 
-.PHONY: demo test test-unit race lint generate checkgenerate bench bench-short broker-up broker-down broker-status
+.PHONY: demo test test-unit race faults lint generate checkgenerate bench bench-short broker-up broker-down broker-status
 
 # The calculator server and client as two processes over the local broker.
 demo:
 	@tools/demo.sh
 
-# Every test, against a real broker that is started here if it is not
-# already running, and stopped afterwards only if it was started here.
+# Every test, against a real broker (two, in one cluster) that is started
+# here if it is not already running, and stopped afterwards only if it was
+# started here. The broker fault tests kill and restart the brokers, so they
+# run last, alone.
 test:
-	@tools/with-broker.sh $(MAKE) --no-print-directory checkgenerate race
+	@tools/with-broker.sh $(MAKE) --no-print-directory checkgenerate race faults
+
+faults:
+	$(GO) test -race -count=1 -tags brokerfaults ./runtime/rocketmq/faults/
 
 # Tests that need no broker.
 test-unit:

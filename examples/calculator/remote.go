@@ -39,10 +39,23 @@ func callRemote(namesrv string, timeout time.Duration, a, b int, stdout io.Write
 		return err
 	}
 	defer tr.Close()
-	client, err := runtime.NewClient(tr, runtime.WithCallOptions(runtime.WithTimeout(timeout)))
+	client, err := runtime.NewClient(tr,
+		runtime.WithCallOptions(runtime.WithTimeout(timeout)),
+		runtime.WithClientInterceptors(printLatency(stdout)))
 	if err != nil {
 		return err
 	}
 	defer client.Close()
 	return exercise(context.Background(), calculator.NewCalculatorClient(client), a, b, stdout)
+}
+
+// printLatency is a client interceptor that prints how long each call took
+// from the caller's side: encode, broker round trip, handler, decode.
+func printLatency(w io.Writer) runtime.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, args, results any, invoke runtime.Invoker) error {
+		start := time.Now()
+		err := invoke(ctx, method, args, results)
+		fmt.Fprintf(w, "  %-32s %8.2f ms\n", method, float64(time.Since(start).Microseconds())/1000)
+		return err
+	}
 }
