@@ -8,7 +8,11 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// Importing the RocketMQ client starts go-cache's janitor at init; it is
+// not ours and lives as long as the process.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/patrickmn/go-cache.(*janitor).Run"))
+}
 
 // TestRunsInMemoryWithEachCodec runs the example as `go run` does.
 func TestRunsInMemoryWithEachCodec(t *testing.T) {
