@@ -207,8 +207,11 @@ func (c *Client) newRequest(ctx context.Context, method string, args any, o *cal
 	if len(body) > c.opts.maxMessageSize {
 		return nil, time.Time{}, Errorf(ResourceExhausted, "request to %s is %d bytes, over the limit of %d", method, len(body), c.opts.maxMessageSize)
 	}
-	id := c.idPrefix + strconv.FormatUint(c.nextID.Add(1), 36)
 	md := OutgoingMetadata(ctx)
+	if err := validMetadata(md); err != nil {
+		return nil, time.Time{}, err
+	}
+	id := c.idPrefix + strconv.FormatUint(c.nextID.Add(1), 36)
 	props := make(map[string]string, 5+len(md))
 	props[PropCorrelationID] = id
 	props[PropMethod] = method

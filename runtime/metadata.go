@@ -95,6 +95,35 @@ func SetTrailer(ctx context.Context, kv ...string) bool {
 	return true
 }
 
+// validMetadata reports an error for a key or value that message properties
+// cannot carry: RocketMQ separates properties with the bytes 0x01 and 0x02.
+func validMetadata(md Metadata) error {
+	for k, v := range md {
+		if k == "" || strings.ContainsAny(k, propertySeparators) || strings.ContainsAny(v, propertySeparators) {
+			return Errorf(InvalidArgument, "metadata %q: keys must be non-empty and neither keys nor values may contain the bytes 0x01 or 0x02", k)
+		}
+	}
+	return nil
+}
+
+// propertySeparators are the bytes RocketMQ uses to separate property
+// names, values and pairs.
+const propertySeparators = "\x01\x02"
+
+// sanitizeProperty replaces the property separators in s, so that free
+// text such as an error message cannot corrupt a message's properties.
+func sanitizeProperty(s string) string {
+	if !strings.ContainsAny(s, propertySeparators) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r == 1 || r == 2 {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+}
+
 // putMetadata writes md into props under prefix.
 func putMetadata(props map[string]string, prefix string, md Metadata) {
 	for k, v := range md {

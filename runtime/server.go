@@ -319,6 +319,11 @@ func (s *Server) run(ctx context.Context, m *serverMethod, args any) (results an
 func (s *Server) reply(msg *Message, req request, results any, err error, trailer Metadata) {
 	props := make(map[string]string, 4+len(trailer))
 	props[PropCorrelationID] = req.id
+	if err == nil {
+		if terr := validMetadata(trailer); terr != nil {
+			err, trailer = Errorf(Internal, "handler set a trailer that cannot be sent: %v", terr), nil
+		}
+	}
 	putMetadata(props, TrailerPrefix, trailer)
 	var body []byte
 	if err == nil && results != nil {
@@ -334,7 +339,7 @@ func (s *Server) reply(msg *Message, req request, results any, err error, traile
 	if err != nil {
 		e := toError(err)
 		props[PropStatus] = strconv.FormatUint(uint64(e.Code), 10)
-		props[PropMessage] = e.Message
+		props[PropMessage] = sanitizeProperty(e.Message)
 		body = e.Details
 	} else {
 		props[PropCodec] = req.codec.Name()
