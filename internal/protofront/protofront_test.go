@@ -1,0 +1,170 @@
+package protofront_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/compiler/protogen"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/pluginpb"
+
+	"github.com/mqrpc/mqrpc/internal/gofront"
+	"github.com/mqrpc/mqrpc/internal/model"
+	"github.com/mqrpc/mqrpc/internal/protofront"
+	"github.com/mqrpc/mqrpc/runtime"
+)
+
+// compile runs protoc (needed on PATH; under CI=true its absence fails
+// the test) on file in dir, with source info, and returns the plugin
+// protoc-gen-mqrpc would see.
+func compile(t *testing.T, dir, file string) *protogen.Plugin {
+	t.Helper()
+	protoc, err := exec.LookPath("protoc")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("protoc is not installed (apt-get install protobuf-compiler): %v", err)
+		}
+		t.Skipf("protoc is not installed: %v", err)
+	}
+	set := filepath.Join(t.TempDir(), "set.binpb")
+	cmd := exec.Command(protoc, "--include_source_info", "--include_imports", "--descriptor_set_out="+set, file)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("protoc: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fds descriptorpb.FileDescriptorSet
+	if err := proto.Unmarshal(b, &fds); err != nil {
+		t.Fatal(err)
+	}
+	plugin, err := protogen.Options{}.New(&pluginpb.CodeGeneratorRequest{FileToGenerate: []string{file}, ProtoFile: fds.File})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plugin
+}
+
+// TestBothFrontEndsDescribeTheSameCalculator loads the Calculator of
+// examples/calculator as a Go interface and testdata/proto/calculator as a
+// .proto file. "The same" means: equal service Name, FullName and Doc; the
+// same methods in the same order with equal Name, wire name, Doc and
+// OneWay; hence the same request topic and full method names, so both
+// reach the same queue and method. Not compared, because they differ by
+// design: Params, Results and Body (a Go method's values travel as a
+// positional msgpack array, a proto method's as its one request and
+// response message), and source positions.
+func TestBothFrontEndsDescribeTheSameCalculator(t *testing.T) {
+	goFile, err := gofront.Load(gofront.Config{Dir: "../../examples/calculator/calculator", Types: []string{"Calculator"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plugin := compile(t, "../../testdata/proto/calculator", "calculator.proto")
+	pbFile, err := protofront.File(plugin, plugin.FilesByPath["calculator.proto"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, p := goFile.Services[0], pbFile.Services[0]
+	if g.Name != p.Name || g.FullName != p.FullName || g.Doc != p.Doc {
+		t.Errorf("services differ:\n go    %q %q %q\n proto %q %q %q", g.Name, g.FullName, g.Doc, p.Name, p.FullName, p.Doc)
+	}
+	if runtime.TopicFor(g.FullName) != runtime.TopicFor(p.FullName) {
+		t.Errorf("topics differ")
+	}
+	if len(g.Methods) != len(p.Methods) {
+		t.Fatalf("go has %d methods, proto %d", len(g.Methods), len(p.Methods))
+	}
+	for i, gm := range g.Methods {
+		pm := p.Methods[i]
+		if gm.Name != pm.Name || gm.WireMethodName() != pm.WireMethodName() || gm.Doc != pm.Doc || gm.OneWay != pm.OneWay {
+			t.Errorf("method %d differs:\n go    %q %q %q %v\n proto %q %q %q %v", i, gm.Name, gm.WireMethodName(), gm.Doc, gm.OneWay, pm.Name, pm.WireMethodName(), pm.Doc, pm.OneWay)
+		}
+		if runtime.FullMethodName(g.FullName, gm.WireMethodName()) != runtime.FullMethodName(p.FullName, pm.WireMethodName()) {
+			t.Errorf("method %s: full method names differ", gm.Name)
+		}
+		if gm.Body != model.Positional || pm.Body != model.Message {
+			t.Errorf("method %s: bodies %v and %v, want Positional and Message", gm.Name, gm.Body, pm.Body)
+		}
+	}
+}
+
+// TestCommentsAndOneWayFromSourceInfo builds a request by hand with the
+// source info protoc sends, so it needs no protoc.
+func TestCommentsAndOneWayFromSourceInfo(t *testing.T) {
+	file := func(output string) *descriptorpb.FileDescriptorProto {
+		return &descriptorpb.FileDescriptorProto{
+			Name:       proto.String("n/note.proto"),
+			Package:    proto.String("n.v1"),
+			Syntax:     proto.String("proto3"),
+			Dependency: []string{"google/protobuf/empty.proto"},
+			Options:    &descriptorpb.FileOptions{GoPackage: proto.String("example.com/n;npb")},
+			MessageType: []*descriptorpb.DescriptorProto{
+				{Name: proto.String("Note")},
+			},
+			Service: []*descriptorpb.ServiceDescriptorProto{{
+				Name: proto.String("Notes"),
+				Method: []*descriptorpb.MethodDescriptorProto{
+					{Name: proto.String("post_note"), InputType: proto.String(".n.v1.Note"), OutputType: proto.String(output)},
+				},
+			}},
+			SourceCodeInfo: &descriptorpb.SourceCodeInfo{Location: []*descriptorpb.SourceCodeInfo_Location{
+				{Path: []int32{6, 0}, Span: []int32{3, 0, 8, 1}, LeadingComments: proto.String(" Notes keeps notes.\n\n\n   Indented.  \n")},
+				{Path: []int32{6, 0, 2, 0}, Span: []int32{6, 2, 40}, LeadingComments: proto.String(" PostNote files a note.\n\n mqrpc:oneway\n")},
+			}},
+		}
+	}
+	empty := protodesc.ToFileDescriptorProto(emptypb.File_google_protobuf_empty_proto)
+	load := func(output string) (*model.File, error) {
+		plugin, err := protogen.Options{}.New(&pluginpb.CodeGeneratorRequest{
+			FileToGenerate: []string{"n/note.proto"},
+			ProtoFile:      []*descriptorpb.FileDescriptorProto{empty, file(output)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return protofront.File(plugin, plugin.FilesByPath["n/note.proto"])
+	}
+
+	f, err := load(".google.protobuf.Empty")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := f.Services[0]
+	if want := "Notes keeps notes.\n\n  Indented.\n"; svc.Doc != want {
+		t.Errorf("service doc %q, want %q", svc.Doc, want)
+	}
+	m := svc.Methods[0]
+	if m.Name != "PostNote" || m.WireName != "post_note" || !m.OneWay || m.Doc != "PostNote files a note.\n\nmqrpc:oneway\n" || m.Pos.Line != 7 {
+		t.Errorf("method %+v", m)
+	}
+	if got := m.Results[0].Type.Elem; got.ImportPath != "google.golang.org/protobuf/types/known/emptypb" || got.PkgName != "emptypb" || got.Name != "Empty" {
+		t.Errorf("result type %+v", got)
+	}
+
+	_, err = load(".n.v1.Note")
+	if want := "n/note.proto:7: service n.v1.Notes: method post_note: is marked mqrpc:oneway but returns n.v1.Note; a one-way call gets no reply, so it must return google.protobuf.Empty"; err == nil || err.Error() != want {
+		t.Errorf("got %v, want %q", err, want)
+	}
+}
+
+func TestDeclaredNamesIncludeWhatProtocGenGoWrites(t *testing.T) {
+	plugin := compile(t, "../../testdata/proto", "kitchen/kitchen.proto")
+	var names []string
+	for _, id := range protofront.Declared(plugin, plugin.FilesByPath["kitchen/kitchen.proto"].GoImportPath) {
+		names = append(names, id.Name)
+	}
+	got := " " + strings.Join(names, " ") + " "
+	for _, want := range []string{"Sink", "Sink_Inner", "Color", "Color_name", "Color_value", "Color_COLOR_RED", "Sink_Name", "Sink_InnerChoice", "File_kitchen_kitchen_proto"} {
+		if !strings.Contains(got, " "+want+" ") {
+			t.Errorf("Declared lacks %s: %s", want, got)
+		}
+	}
+}
