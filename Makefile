@@ -6,7 +6,6 @@ GO       ?= go
 # of the generator are named explicitly.
 PKGS     := ./... ./testdata/golden/...
 BROKER   := tools/rocketmq/broker.sh
-export MQRPC_NAMESRV ?= 127.0.0.1:9876
 
 .PHONY: demo test test-unit race faults lint generate checkgenerate bench bench-short broker-up broker-down broker-status
 

@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 broker=tools/rocketmq/broker.sh
-export MQRPC_NAMESRV="${MQRPC_NAMESRV:-127.0.0.1:9876}"
+export MQRPC_NAMESRV="${MQRPC_NAMESRV:-127.0.0.1:$((9876 + ${ROCKETMQ_PORT_OFFSET:-0}))}"
 
 started_broker=""
 server_pid=""

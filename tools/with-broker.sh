@@ -14,6 +14,6 @@ fi
 stop() { [ -z "$started" ] || "$broker" down; }
 trap stop EXIT
 
-export MQRPC_NAMESRV="${MQRPC_NAMESRV:-127.0.0.1:9876}"
+export MQRPC_NAMESRV="${MQRPC_NAMESRV:-127.0.0.1:$((9876 + ${ROCKETMQ_PORT_OFFSET:-0}))}"
 export MQRPC_BROKER_SCRIPT="$broker"
 "$@"

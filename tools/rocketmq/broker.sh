@@ -17,7 +17,9 @@
 #
 # Progress goes to stderr; `up` and `start-broker` print MQRPC_NAMESRV=... on
 # stdout, so `export "$(tools/rocketmq/broker.sh up)"` works.
-# Env: ROCKETMQ_HOME_DIR (default <repo>/.rocketmq), ROCKETMQ_READY_TIMEOUT (s, 120).
+# Env: ROCKETMQ_HOME_DIR (default <repo>/.rocketmq), ROCKETMQ_READY_TIMEOUT (s, 120),
+# ROCKETMQ_PORT_OFFSET (default 0: added to every port, so that a second set of
+# brokers, say a CI rehearsal beside a developer's, can run on one machine).
 set -euo pipefail
 
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
@@ -25,7 +27,8 @@ REPO=$(cd -- "$HERE/../.." && pwd)
 ROOT=$(realpath -m -- "${ROCKETMQ_HOME_DIR:-$REPO/.rocketmq}")
 LIB=$ROOT/lib
 RUN=$ROOT/run
-NAMESRV=127.0.0.1:9876
+OFFSET=${ROCKETMQ_PORT_OFFSET:-0}
+NAMESRV=127.0.0.1:$((9876 + OFFSET))
 CLUSTER=DefaultCluster
 READY_TIMEOUT=${ROCKETMQ_READY_TIMEOUT:-120}
 STOP_TIMEOUT=30
@@ -34,7 +37,7 @@ VERSION=$(sed -n 's:.*<rocketmq.version>\(.*\)</rocketmq.version>.*:\1:p' "$HERE
 
 # listenPort per process. A broker also binds listenPort-2 (fast channel) and
 # listenPort+1 (HA), so the two brokers sit 10 apart.
-declare -A PORT=([namesrv]=9876 [broker-a]=10911 [broker-b]=10921)
+declare -A PORT=([namesrv]=$((9876 + OFFSET)) [broker-a]=$((10911 + OFFSET)) [broker-b]=$((10921 + OFFSET)))
 
 JAVA_COMMON=(
   # Java 17: RocketMQ reflects into NIO internals to unmap files and buffers.
@@ -147,7 +150,9 @@ start_namesrv() {
   if pid=$(pid_of namesrv); then say "namesrv already running (pid $pid)"; return; fi
   rm -rf "$RUN/namesrv" && : >"$RUN/namesrv.log"
   STARTED=true
-  launch namesrv org.apache.rocketmq.namesrv.NamesrvStartup "$HERE/namesrv.conf" -Xms128m -Xmx256m
+  mkdir -p "$RUN"
+  sed -e "s|@PORT@|${PORT[namesrv]}|g" "$HERE/namesrv.conf" >"$RUN/namesrv.conf"
+  launch namesrv org.apache.rocketmq.namesrv.NamesrvStartup "$RUN/namesrv.conf" -Xms128m -Xmx256m
   wait_log namesrv 1 "The Name Server boot success"
   say "namesrv up on $NAMESRV (pid $(pid_of namesrv), at ${SECONDS}s)"
 }
@@ -165,7 +170,7 @@ start_brokers() {
     dir=$RUN/$name
     if [[ $mode == fresh ]]; then rm -rf "$dir" && : >"$RUN/$name.log"; fi
     mkdir -p "$dir"
-    sed -e "s|@NAME@|$name|g" -e "s|@PORT@|${PORT[$name]}|g" -e "s|@STORE@|$dir/store|g" \
+    sed -e "s|@NAME@|$name|g" -e "s|@PORT@|${PORT[$name]}|g" -e "s|@STORE@|$dir/store|g" -e "s|@NAMESRV@|$NAMESRV|g" \
       "$HERE/broker.conf.in" >"$dir/broker.conf"
     from[$name]=$(($(log_size "$name") + 1)) # a restart appends: only read what this start writes
     STARTED=true
