@@ -138,7 +138,9 @@ func TestProtoMessagesRoundTripExactly(t *testing.T) {
 				if !bytes.Equal(want, again) {
 					t.Fatalf("binary forms differ:\n got % x\nwant % x", again, want)
 				}
-				if b2, _ := c.Marshal(got); !bytes.Equal(b, b2) {
+				// msgpack writes map entries in key order; protobuf's
+				// binary form, like gRPC's, makes no such promise.
+				if b2, _ := c.Marshal(got); c == codec.Msgpack && !bytes.Equal(b, b2) {
 					t.Fatal("encoding is not deterministic")
 				}
 			})
