@@ -79,6 +79,16 @@ func (c *Client) Send(ctx context.Context, method string, args any, opts ...Call
 	return c.send(context.WithValue(ctx, callOptionsKey{}, o), method, args, nil)
 }
 
+// optionsFrom returns the call options Invoke or Send put on ctx; an
+// interceptor that starts a new context loses them, and gets the client's
+// defaults.
+func (c *Client) optionsFrom(ctx context.Context) *callOptions {
+	if o, ok := ctx.Value(callOptionsKey{}).(*callOptions); ok {
+		return o
+	}
+	return c.resolve(nil)
+}
+
 func (c *Client) resolve(opts []CallOption) *callOptions {
 	o := &callOptions{codec: codec.Msgpack}
 	for _, f := range c.opts.callDefaults {
@@ -119,10 +129,7 @@ func (c *Client) Close() error {
 
 // call is the end of the interceptor chain for a call with a reply.
 func (c *Client) call(ctx context.Context, method string, args, results any) error {
-	o, _ := ctx.Value(callOptionsKey{}).(*callOptions)
-	if o == nil {
-		o = c.resolve(nil)
-	}
+	o := c.optionsFrom(ctx)
 	msg, deadline, err := c.newRequest(ctx, method, args, o)
 	if err != nil {
 		return err
@@ -170,10 +177,7 @@ func (c *Client) call(ctx context.Context, method string, args, results any) err
 
 // sendOneWay is the end of the interceptor chain for a one-way call.
 func (c *Client) sendOneWay(ctx context.Context, method string, args, _ any) error {
-	o, _ := ctx.Value(callOptionsKey{}).(*callOptions)
-	if o == nil {
-		o = c.resolve(nil)
-	}
+	o := c.optionsFrom(ctx)
 	msg, _, err := c.newRequest(ctx, method, args, o)
 	if err != nil {
 		return err
