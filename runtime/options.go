@@ -140,7 +140,7 @@ func WithDedupSize(n int) ServerOption {
 }
 
 // WithCodecs lets the server answer requests encoded with these codecs, in
-// addition to msgpack.
+// addition to msgpack and proto.
 func WithCodecs(codecs ...codec.Codec) ServerOption {
 	return serverOptionFunc(func(o *serverOptions) { o.codecs = append(o.codecs, codecs...) })
 }

@@ -6,12 +6,14 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/mqrpc/mqrpc/runtime/rocketmq/rocketmqtest"
 )
 
 // Importing the RocketMQ client starts go-cache's janitor at init; it is
 // not ours and lives as long as the process.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/patrickmn/go-cache.(*janitor).Run"))
+	goleak.VerifyTestMain(m, rocketmqtest.IgnoreLibraryGoroutines()...)
 }
 
 // TestRunsInMemoryWithEachCodec runs the example as `go run` does.
