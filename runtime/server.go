@@ -32,6 +32,7 @@ type Server struct {
 	methods  map[string]*serverMethod // by full method name
 	byTopic  map[string]string        // topic -> service name, for requests without a method property
 	services map[string]any           // service name -> impl
+	descs    []*ServiceDesc           // in registration order, for Description
 	subs     []Subscription
 	started  bool
 	stopped  bool
@@ -109,6 +110,7 @@ func (s *Server) RegisterService(desc *ServiceDesc, impl any) error {
 		full := FullMethodName(desc.ServiceName, m.Name)
 		s.methods[full] = &serverMethod{desc: m, impl: impl, info: UnaryServerInfo{Server: impl, FullMethod: full}}
 	}
+	s.addDescribe(desc, impl)
 	return nil
 }
 

@@ -30,6 +30,11 @@ type MethodDesc struct {
 	// Call invokes the method on impl with decoded args and returns the
 	// results to encode (nil when the method has none but its error).
 	Call func(ctx context.Context, impl any, args any) (any, error)
+	// Params and Results name and type the method's parameters and
+	// results, and Body says how they travel; generated code fills them
+	// in for the description a server answers (see DescribeMethod).
+	Params, Results []Field
+	Body            BodyKind
 }
 
 // FullMethodName returns "/service/method", the name a method has on the

@@ -496,6 +496,7 @@ func methodDesc(n *names, mn *methodNames) jen.Code {
 	if m.OneWay {
 		fields = append(fields, jen.Id("OneWay").Op(":").True())
 	}
+	fields = append(fields, schemaFields(m)...)
 	fields = append(fields,
 		jen.Id("NewArgs").Op(":").Func().Params().Any().Block(jen.Return(jen.New(jen.Id(mn.args)))),
 		jen.Id("Call").Op(":").Func().Params(
@@ -526,6 +527,7 @@ func messageMethodDesc(n *names, mn *methodNames) jen.Code {
 	if m.OneWay {
 		fields = append(fields, jen.Id("OneWay").Op(":").True())
 	}
+	fields = append(fields, schemaFields(m)...)
 	fields = append(fields,
 		jen.Id("NewArgs").Op(":").Func().Params().Any().Block(jen.Return(jen.New(req))),
 		jen.Id("Call").Op(":").Func().Params(

@@ -92,7 +92,10 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 	HandlerType: (*Calculator)(nil),
 	Methods: []runtime.MethodDesc{
 		{
-			Name: "Add",
+			Name:    "Add",
+			Body:    runtime.BodyMessage,
+			Params:  []runtime.Field{{Name: "req", Type: "*calcv1.AddRequest"}},
+			Results: []runtime.Field{{Type: "*calcv1.AddResponse"}},
 			NewArgs: func() any {
 				return new(AddRequest)
 			},
@@ -101,7 +104,10 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Div",
+			Name:    "Div",
+			Body:    runtime.BodyMessage,
+			Params:  []runtime.Field{{Name: "req", Type: "*calcv1.DivRequest"}},
+			Results: []runtime.Field{{Type: "*calcv1.DivResponse"}},
 			NewArgs: func() any {
 				return new(DivRequest)
 			},
@@ -110,8 +116,11 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name:   "Record",
-			OneWay: true,
+			Name:    "Record",
+			OneWay:  true,
+			Body:    runtime.BodyMessage,
+			Params:  []runtime.Field{{Name: "req", Type: "*calcv1.RecordRequest"}},
+			Results: []runtime.Field{{Type: "*emptypb.Empty"}},
 			NewArgs: func() any {
 				return new(RecordRequest)
 			},

@@ -87,7 +87,9 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 	HandlerType: (*Calculator)(nil),
 	Methods: []runtime.MethodDesc{
 		{
-			Name: "Add",
+			Name:    "Add",
+			Params:  []runtime.Field{{Name: "a", Type: "int"}, {Name: "b", Type: "int"}},
+			Results: []runtime.Field{{Type: "int"}},
 			NewArgs: func() any {
 				return new(calculatorAddArgs)
 			},
@@ -101,7 +103,9 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Sub",
+			Name:    "Sub",
+			Params:  []runtime.Field{{Name: "a", Type: "int"}, {Name: "b", Type: "int"}},
+			Results: []runtime.Field{{Type: "int"}},
 			NewArgs: func() any {
 				return new(calculatorSubArgs)
 			},
@@ -115,7 +119,9 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Mul",
+			Name:    "Mul",
+			Params:  []runtime.Field{{Name: "a", Type: "int"}, {Name: "b", Type: "int"}},
+			Results: []runtime.Field{{Type: "int"}},
 			NewArgs: func() any {
 				return new(calculatorMulArgs)
 			},
@@ -129,7 +135,9 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Div",
+			Name:    "Div",
+			Params:  []runtime.Field{{Name: "a", Type: "int"}, {Name: "b", Type: "int"}},
+			Results: []runtime.Field{{Name: "quotient", Type: "int"}, {Name: "remainder", Type: "int"}},
 			NewArgs: func() any {
 				return new(calculatorDivArgs)
 			},
@@ -143,7 +151,9 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Stats",
+			Name:    "Stats",
+			Params:  []runtime.Field{{Name: "s", Type: "calculator.Series"}},
+			Results: []runtime.Field{{Type: "calculator.Summary"}},
 			NewArgs: func() any {
 				return new(calculatorStatsArgs)
 			},

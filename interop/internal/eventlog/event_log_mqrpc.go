@@ -52,6 +52,7 @@ var eventLogServiceDesc = runtime.ServiceDesc{
 		{
 			Name:   "Record",
 			OneWay: true,
+			Params: []runtime.Field{{Name: "name", Type: "string"}, {Name: "value", Type: "int"}},
 			NewArgs: func() any {
 				return new(eventLogRecordArgs)
 			},

@@ -103,7 +103,9 @@ var clashServiceDesc1 = runtime1.ServiceDesc{
 	HandlerType: (*Clash)(nil),
 	Methods: []runtime1.MethodDesc{
 		{
-			Name: "Echo",
+			Name:    "Echo",
+			Params:  []runtime1.Field{{Name: "c", Type: "string"}, {Name: "client", Type: "string"}, {Name: "s", Type: "string"}, {Name: "err", Type: "string"}, {Name: "req", Type: "string"}, {Name: "in", Type: "string"}, {Name: "out", Type: "string"}, {Type: "int"}, {Name: "impl", Type: "string"}, {Name: "args", Type: "string"}, {Name: "opts", Type: "string"}, {Name: "runtime", Type: "string"}, {Name: "context", Type: "string"}},
+			Results: []runtime1.Field{{Type: "string"}},
 			NewArgs: func() any {
 				return new(clashEchoArgs1)
 			},
@@ -117,7 +119,9 @@ var clashServiceDesc1 = runtime1.ServiceDesc{
 			},
 		},
 		{
-			Name: "Unnamed",
+			Name:    "Unnamed",
+			Params:  []runtime1.Field{{Type: "string"}, {Type: "int"}},
+			Results: []runtime1.Field{{Type: "string"}},
 			NewArgs: func() any {
 				return new(clashUnnamedArgs)
 			},
@@ -131,7 +135,9 @@ var clashServiceDesc1 = runtime1.ServiceDesc{
 			},
 		},
 		{
-			Name: "Swap",
+			Name:    "Swap",
+			Params:  []runtime1.Field{{Name: "ctx", Type: "string"}},
+			Results: []runtime1.Field{{Type: "string"}},
 			NewArgs: func() any {
 				return new(clashSwapArgs)
 			},
@@ -145,7 +151,9 @@ var clashServiceDesc1 = runtime1.ServiceDesc{
 			},
 		},
 		{
-			Name: "Fields",
+			Name:    "Fields",
+			Params:  []runtime1.Field{{Name: "a", Type: "string"}, {Name: "A", Type: "string"}, {Name: "p0", Type: "string"}, {Type: "string"}},
+			Results: []runtime1.Field{{Type: "string"}},
 			NewArgs: func() any {
 				return new(clashFieldsArgs)
 			},
@@ -168,7 +176,8 @@ var clashServiceDesc1 = runtime1.ServiceDesc{
 			},
 		},
 		{
-			Name: "String",
+			Name:    "String",
+			Results: []runtime1.Field{{Type: "string"}},
 			NewArgs: func() any {
 				return new(clashStringArgs)
 			},
@@ -181,7 +190,9 @@ var clashServiceDesc1 = runtime1.ServiceDesc{
 			},
 		},
 		{
-			Name: "Register",
+			Name:    "Register",
+			Params:  []runtime1.Field{{Name: "name", Type: "string"}},
+			Results: []runtime1.Field{{Type: "bool"}},
 			NewArgs: func() any {
 				return new(clashRegisterArgs)
 			},

@@ -82,7 +82,9 @@ var adminServiceDesc = runtime.ServiceDesc{
 	HandlerType: (*Admin)(nil),
 	Methods: []runtime.MethodDesc{
 		{
-			Name: "Get",
+			Name:    "Get",
+			Params:  []runtime.Field{{Name: "key", Type: "string"}},
+			Results: []runtime.Field{{Type: "[]byte"}, {Type: "bool"}},
 			NewArgs: func() any {
 				return new(adminGetArgs)
 			},
@@ -96,7 +98,8 @@ var adminServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Put",
+			Name:   "Put",
+			Params: []runtime.Field{{Name: "key", Type: "string"}, {Name: "value", Type: "[]byte"}},
 			NewArgs: func() any {
 				return new(adminPutArgs)
 			},
@@ -106,7 +109,8 @@ var adminServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Reset",
+			Name:    "Reset",
+			Results: []runtime.Field{{Type: "int"}},
 			NewArgs: func() any {
 				return new(adminResetArgs)
 			},
@@ -119,7 +123,9 @@ var adminServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Ping",
+			Name:    "Ping",
+			Params:  []runtime.Field{{Name: "msg", Type: "string"}},
+			Results: []runtime.Field{{Type: "string"}},
 			NewArgs: func() any {
 				return new(adminPingArgs)
 			},
@@ -135,6 +141,7 @@ var adminServiceDesc = runtime.ServiceDesc{
 		{
 			Name:   "Log",
 			OneWay: true,
+			Params: []runtime.Field{{Name: "line", Type: "string"}},
 			NewArgs: func() any {
 				return new(adminLogArgs)
 			},

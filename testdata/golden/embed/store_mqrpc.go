@@ -73,7 +73,9 @@ var storeServiceDesc = runtime.ServiceDesc{
 	HandlerType: (*Store)(nil),
 	Methods: []runtime.MethodDesc{
 		{
-			Name: "Get",
+			Name:    "Get",
+			Params:  []runtime.Field{{Name: "key", Type: "string"}},
+			Results: []runtime.Field{{Type: "[]byte"}, {Type: "bool"}},
 			NewArgs: func() any {
 				return new(storeGetArgs)
 			},
@@ -87,7 +89,8 @@ var storeServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Put",
+			Name:   "Put",
+			Params: []runtime.Field{{Name: "key", Type: "string"}, {Name: "value", Type: "[]byte"}},
 			NewArgs: func() any {
 				return new(storePutArgs)
 			},
@@ -97,7 +100,9 @@ var storeServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Ping",
+			Name:    "Ping",
+			Params:  []runtime.Field{{Name: "msg", Type: "string"}},
+			Results: []runtime.Field{{Type: "string"}},
 			NewArgs: func() any {
 				return new(storePingArgs)
 			},
@@ -113,6 +118,7 @@ var storeServiceDesc = runtime.ServiceDesc{
 		{
 			Name:   "Log",
 			OneWay: true,
+			Params: []runtime.Field{{Name: "line", Type: "string"}},
 			NewArgs: func() any {
 				return new(storeLogArgs)
 			},

@@ -170,7 +170,9 @@ var kindsServiceDesc = runtime.ServiceDesc{
 	HandlerType: (*Kinds)(nil),
 	Methods: []runtime.MethodDesc{
 		{
-			Name: "Basics",
+			Name:    "Basics",
+			Params:  []runtime.Field{{Name: "b", Type: "bool"}, {Name: "i", Type: "int"}, {Name: "i8", Type: "int8"}, {Name: "i16", Type: "int16"}, {Name: "i32", Type: "int32"}, {Name: "i64", Type: "int64"}, {Name: "u", Type: "uint"}, {Name: "u8", Type: "uint8"}, {Name: "u16", Type: "uint16"}, {Name: "u32", Type: "uint32"}, {Name: "u64", Type: "uint64"}, {Name: "f32", Type: "float32"}, {Name: "f64", Type: "float64"}, {Name: "s", Type: "string"}, {Name: "by", Type: "byte"}, {Name: "r", Type: "rune"}},
+			Results: []runtime.Field{{Type: "bool"}, {Type: "int"}, {Type: "int8"}, {Type: "int16"}, {Type: "int32"}, {Type: "int64"}, {Type: "uint"}, {Type: "uint8"}, {Type: "uint16"}, {Type: "uint32"}, {Type: "uint64"}, {Type: "float32"}, {Type: "float64"}, {Type: "string"}, {Type: "byte"}, {Type: "rune"}},
 			NewArgs: func() any {
 				return new(kindsBasicsArgs)
 			},
@@ -184,7 +186,9 @@ var kindsServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Struct",
+			Name:    "Struct",
+			Params:  []runtime.Field{{Name: "r", Type: "kinds.Record"}},
+			Results: []runtime.Field{{Type: "kinds.Record"}},
 			NewArgs: func() any {
 				return new(kindsStructArgs)
 			},
@@ -198,7 +202,9 @@ var kindsServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Anonymous",
+			Name:    "Anonymous",
+			Params:  []runtime.Field{{Name: "v", Type: "struct{Name string `msgpack:\"name\"`; Count int}"}},
+			Results: []runtime.Field{{Type: "struct{Name string `msgpack:\"name\"`; Count int}"}},
 			NewArgs: func() any {
 				return new(kindsAnonymousArgs)
 			},
@@ -212,7 +218,9 @@ var kindsServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Pointers",
+			Name:    "Pointers",
+			Params:  []runtime.Field{{Name: "r", Type: "*kinds.Record"}, {Name: "n", Type: "*int"}},
+			Results: []runtime.Field{{Type: "*kinds.Record"}, {Type: "*int"}},
 			NewArgs: func() any {
 				return new(kindsPointersArgs)
 			},
@@ -226,7 +234,9 @@ var kindsServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Slices",
+			Name:    "Slices",
+			Params:  []runtime.Field{{Name: "s", Type: "[]string"}, {Name: "rs", Type: "[]kinds.Record"}, {Name: "nested", Type: "[][]int"}},
+			Results: []runtime.Field{{Type: "[]string"}, {Type: "[]kinds.Record"}, {Type: "[][]int"}},
 			NewArgs: func() any {
 				return new(kindsSlicesArgs)
 			},
@@ -240,7 +250,9 @@ var kindsServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Array",
+			Name:    "Array",
+			Params:  []runtime.Field{{Name: "a", Type: "[3]int"}},
+			Results: []runtime.Field{{Type: "[3]int"}},
 			NewArgs: func() any {
 				return new(kindsArrayArgs)
 			},
@@ -254,7 +266,9 @@ var kindsServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Maps",
+			Name:    "Maps",
+			Params:  []runtime.Field{{Name: "m", Type: "map[string]int"}, {Name: "nested", Type: "map[int][]string"}, {Name: "byPoint", Type: "map[shared.Point]bool"}},
+			Results: []runtime.Field{{Type: "map[string]int"}, {Type: "map[int][]string"}, {Type: "map[shared.Point]bool"}},
 			NewArgs: func() any {
 				return new(kindsMapsArgs)
 			},
@@ -268,7 +282,9 @@ var kindsServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Time",
+			Name:    "Time",
+			Params:  []runtime.Field{{Name: "t", Type: "time.Time"}, {Name: "d", Type: "time.Duration"}},
+			Results: []runtime.Field{{Type: "time.Time"}, {Type: "time.Duration"}},
 			NewArgs: func() any {
 				return new(kindsTimeArgs)
 			},
@@ -282,7 +298,9 @@ var kindsServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Bytes",
+			Name:    "Bytes",
+			Params:  []runtime.Field{{Name: "b", Type: "[]byte"}},
+			Results: []runtime.Field{{Type: "[]byte"}},
 			NewArgs: func() any {
 				return new(kindsBytesArgs)
 			},
@@ -296,7 +314,9 @@ var kindsServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Named",
+			Name:    "Named",
+			Params:  []runtime.Field{{Name: "p", Type: "shared.Point"}, {Name: "t", Type: "shared.Tag"}, {Name: "pair", Type: "shared.Pair[string, int]"}, {Name: "c", Type: "kinds.Celsius"}},
+			Results: []runtime.Field{{Type: "shared.Point"}, {Type: "shared.Tag"}, {Type: "shared.Pair[string, int]"}, {Type: "kinds.Celsius"}},
 			NewArgs: func() any {
 				return new(kindsNamedArgs)
 			},
@@ -319,7 +339,9 @@ var kindsServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Split",
+			Name:    "Split",
+			Params:  []runtime.Field{{Name: "s", Type: "string"}},
+			Results: []runtime.Field{{Name: "first", Type: "string"}, {Name: "rest", Type: "[]string"}, {Name: "n", Type: "int"}},
 			NewArgs: func() any {
 				return new(kindsSplitArgs)
 			},
@@ -333,7 +355,8 @@ var kindsServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Fail",
+			Name:   "Fail",
+			Params: []runtime.Field{{Name: "code", Type: "int"}, {Name: "msg", Type: "string"}},
 			NewArgs: func() any {
 				return new(kindsFailArgs)
 			},
@@ -345,6 +368,7 @@ var kindsServiceDesc = runtime.ServiceDesc{
 		{
 			Name:   "Notify",
 			OneWay: true,
+			Params: []runtime.Field{{Name: "event", Type: "kinds.Event"}},
 			NewArgs: func() any {
 				return new(kindsNotifyArgs)
 			},

@@ -55,7 +55,10 @@ var kitchenServiceDesc = runtime.ServiceDesc{
 	HandlerType: (*Kitchen)(nil),
 	Methods: []runtime.MethodDesc{
 		{
-			Name: "Cook",
+			Name:    "Cook",
+			Body:    runtime.BodyMessage,
+			Params:  []runtime.Field{{Name: "req", Type: "*kitchenpb.Sink"}},
+			Results: []runtime.Field{{Type: "*kitchenpb.Sink"}},
 			NewArgs: func() any {
 				return new(Sink)
 			},

@@ -55,7 +55,10 @@ var storeServiceDesc = runtime.ServiceDesc{
 	HandlerType: (*Store)(nil),
 	Methods: []runtime.MethodDesc{
 		{
-			Name: "get_value",
+			Name:    "get_value",
+			Body:    runtime.BodyMessage,
+			Params:  []runtime.Field{{Name: "req", Type: "*legacy.Key"}},
+			Results: []runtime.Field{{Type: "*legacy.Value"}},
 			NewArgs: func() any {
 				return new(Key)
 			},

@@ -81,7 +81,10 @@ var alphaServiceDesc = runtime.ServiceDesc{
 	HandlerType: (*Alpha)(nil),
 	Methods: []runtime.MethodDesc{
 		{
-			Name: "Type",
+			Name:    "Type",
+			Body:    runtime.BodyMessage,
+			Params:  []runtime.Field{{Name: "req", Type: "*multipb.Word"}},
+			Results: []runtime.Field{{Type: "*multipb.Word"}},
 			NewArgs: func() any {
 				return new(Word)
 			},
@@ -90,7 +93,10 @@ var alphaServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "String",
+			Name:    "String",
+			Body:    runtime.BodyMessage,
+			Params:  []runtime.Field{{Name: "req", Type: "*emptypb.Empty"}},
+			Results: []runtime.Field{{Type: "*multipb.Word"}},
 			NewArgs: func() any {
 				return new(emptypb.Empty)
 			},
@@ -99,7 +105,10 @@ var alphaServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Close",
+			Name:    "Close",
+			Body:    runtime.BodyMessage,
+			Params:  []runtime.Field{{Name: "req", Type: "*emptypb.Empty"}},
+			Results: []runtime.Field{{Type: "*emptypb.Empty"}},
 			NewArgs: func() any {
 				return new(emptypb.Empty)
 			},
@@ -169,7 +178,10 @@ var betaServiceDesc = runtime.ServiceDesc{
 	HandlerType: (*Beta)(nil),
 	Methods: []runtime.MethodDesc{
 		{
-			Name: "Measure",
+			Name:    "Measure",
+			Body:    runtime.BodyMessage,
+			Params:  []runtime.Field{{Name: "req", Type: "*sharedpb.Thing"}},
+			Results: []runtime.Field{{Type: "*multipb.Count"}},
 			NewArgs: func() any {
 				return new(sharedpb.Thing)
 			},
@@ -178,7 +190,10 @@ var betaServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Fail",
+			Name:    "Fail",
+			Body:    runtime.BodyMessage,
+			Params:  []runtime.Field{{Name: "req", Type: "*multipb.Word"}},
+			Results: []runtime.Field{{Type: "*multipb.Count"}},
 			NewArgs: func() any {
 				return new(Word)
 			},

@@ -67,7 +67,10 @@ var gammaServiceDesc = runtime.ServiceDesc{
 	HandlerType: (*Gamma)(nil),
 	Methods: []runtime.MethodDesc{
 		{
-			Name: "Echo",
+			Name:    "Echo",
+			Body:    runtime.BodyMessage,
+			Params:  []runtime.Field{{Name: "req", Type: "*multipb.Word"}},
+			Results: []runtime.Field{{Type: "*multipb.Word"}},
 			NewArgs: func() any {
 				return new(Word)
 			},
@@ -76,7 +79,10 @@ var gammaServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name: "Swap",
+			Name:    "Swap",
+			Body:    runtime.BodyMessage,
+			Params:  []runtime.Field{{Name: "req", Type: "*multipb.Pair"}},
+			Results: []runtime.Field{{Type: "*multipb.Pair"}},
 			NewArgs: func() any {
 				return new(Pair)
 			},
