@@ -232,6 +232,7 @@ func soak(b *testing.B, p *path, n int) {
 	}()
 
 	var next, timeouts, failures atomic.Int64
+	var firstFailure atomic.Pointer[error]
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range 64 {
@@ -250,12 +251,16 @@ func soak(b *testing.B, p *path, n int) {
 					timeouts.Add(1)
 				default:
 					failures.Add(1)
+					firstFailure.CompareAndSwap(nil, &err)
 				}
 			}
 		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	if err := firstFailure.Load(); err != nil {
+		b.Logf("%d calls failed that should not have, the first with: %v", failures.Load(), *err)
+	}
 	close(stop)
 	<-sampled
 	// Late replies arrive up to 300 ms after their calls gave up.

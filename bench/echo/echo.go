@@ -44,6 +44,7 @@ func (Server) Echo(ctx context.Context, p []byte) ([]byte, error) {
 		select {
 		case <-t.C:
 		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
 	return p, nil
