@@ -114,6 +114,22 @@ func Describe(ctx context.Context, c *Client, service string, opts ...CallOption
 	return &out.Description, nil
 }
 
+// anyService is the service part of the describe method that a server
+// answers on any of its topics, for callers that know a topic but not the
+// services on it.
+const anyService = "mqrpc"
+
+// DescribeTopic asks the server that consumes topic for its Description,
+// without knowing the services on the topic.
+func DescribeTopic(ctx context.Context, c *Client, topic string, opts ...CallOption) (*Description, error) {
+	var out describeResults
+	opts = append(opts[:len(opts):len(opts)], WithTopic(topic))
+	if err := c.Invoke(ctx, FullMethodName(anyService, DescribeMethod), &describeArgs{}, &out, opts...); err != nil {
+		return nil, err
+	}
+	return &out.Description, nil
+}
+
 // Description returns the description of every service registered on s,
 // in the order they were registered, as DescribeMethod answers it.
 func (s *Server) Description() *Description {
@@ -185,4 +201,6 @@ func (s *Server) addDescribe(desc *ServiceDesc, impl any) {
 		},
 	}
 	s.methods[full] = &serverMethod{desc: m, impl: impl, info: UnaryServerInfo{Server: impl, FullMethod: full}}
+	anyFull := FullMethodName(anyService, DescribeMethod)
+	s.methods[anyFull] = &serverMethod{desc: m, impl: impl, info: UnaryServerInfo{Server: impl, FullMethod: anyFull}}
 }

@@ -1,0 +1,362 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/mqrpc/mqrpc/codec"
+	"github.com/mqrpc/mqrpc/internal/jsonargs"
+	"github.com/mqrpc/mqrpc/runtime"
+	"github.com/mqrpc/mqrpc/runtime/rocketmq"
+)
+
+// splitTarget splits "svc/Method" (or "/svc/Method") into its parts.
+func splitTarget(s string) (service, method string) {
+	s = strings.TrimPrefix(s, "/")
+	service, method, _ = strings.Cut(s, "/")
+	return service, method
+}
+
+func cmdDescribe(ctx context.Context, e *env, args []string) int {
+	fs := e.flags("[flags] SERVICE[/METHOD]")
+	topic := fs.String("topic", "", "request `topic` of the service (default: derived from its name)")
+	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the server's answer")
+	if code, ok := e.parse(args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	service, method := splitTarget(fs.Arg(0))
+	c, _, closeFn, err := e.client()
+	if err != nil {
+		return e.fail(exitUnreachable, "%v", err)
+	}
+	defer closeFn()
+	opts := []runtime.CallOption{runtime.WithTimeout(*timeout)}
+	if *topic != "" {
+		opts = append(opts, runtime.WithTopic(*topic))
+	}
+	d, err := runtime.Describe(ctx, c, service, opts...)
+	if err != nil {
+		return e.fail(statusExit(err), "describe %s: %v", service, err)
+	}
+	svc := d.Service(service)
+	if svc == nil {
+		return e.fail(exitStatusBase+int(runtime.NotFound), "the server on topic %s does not serve %s", runtime.TopicFor(service), service)
+	}
+	if method != "" {
+		m := svc.Method(method)
+		if m == nil {
+			return e.fail(exitStatusBase+int(runtime.Unimplemented), "%s has no method %s", service, method)
+		}
+		out := *svc
+		out.Methods = []runtime.MethodDescription{*m}
+		svc = &out
+	}
+	if e.output == "json" {
+		e.printJSON(svc)
+		return exitOK
+	}
+	printService(e, svc)
+	return exitOK
+}
+
+func printService(e *env, svc *runtime.ServiceDescription) {
+	fmt.Fprintf(e.stdout, "%s (topic %s)\n", svc.Name, svc.Topic)
+	for _, m := range svc.Methods {
+		fmt.Fprintf(e.stdout, "  %s\n", methodLine(&m))
+	}
+}
+
+// methodLine writes a method as a Go-like signature.
+func methodLine(m *runtime.MethodDescription) string {
+	res := jsonargs.Signature(m.Results)
+	if len(m.Results) > 1 || (len(m.Results) == 1 && m.Results[0].Name != "") {
+		res = "(" + res + ")"
+	}
+	if m.Body == runtime.BodyMessage.String() {
+		res = "*" + m.Response
+		if m.Response == "" && len(m.Results) == 1 {
+			res = m.Results[0].Type
+		}
+		line := fmt.Sprintf("%s(%s) %s", m.Name, m.Request, res)
+		if m.Request == "" {
+			line = fmt.Sprintf("%s(%s) %s", m.Name, jsonargs.Signature(m.Params), res)
+		}
+		if m.OneWay {
+			line += "  [one-way]"
+		}
+		return line
+	}
+	line := fmt.Sprintf("%s(%s) %s", m.Name, jsonargs.Signature(m.Params), res)
+	if m.OneWay {
+		line += "  [one-way]"
+	}
+	return strings.TrimSpace(line)
+}
+
+func cmdList(ctx context.Context, e *env, args []string) int {
+	fs := e.flags("[flags]")
+	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for each topic's server to answer")
+	verbose := fs.Bool("v", false, "name the topics whose servers did not answer")
+	if code, ok := e.parse(args); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	store, err := rocketmq.OpenStore(e.config())
+	if err != nil {
+		return e.fail(exitUnreachable, "%v", err)
+	}
+	topics, err := store.ServiceTopics(ctx)
+	_ = store.Close()
+	if err != nil {
+		return e.fail(exitUnreachable, "%v", err)
+	}
+	c, _, closeFn, err := e.client()
+	if err != nil {
+		return e.fail(exitUnreachable, "%v", err)
+	}
+	defer closeFn()
+
+	// Every topic is asked at once, each bounded by -timeout; a topic
+	// whose servers are all down simply does not answer.
+	type answer struct {
+		topic string
+		d     *runtime.Description
+		err   error
+	}
+	answers := make([]answer, len(topics))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 128)
+	for i, t := range topics {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			d, err := runtime.DescribeTopic(ctx, c, t, runtime.WithTimeout(*timeout))
+			answers[i] = answer{t, d, err}
+		})
+	}
+	wg.Wait()
+	var services []runtime.ServiceDescription
+	var silent []string
+	for _, a := range answers {
+		if a.err != nil {
+			silent = append(silent, a.topic)
+			continue
+		}
+		for _, s := range a.d.Services {
+			if s.Topic == a.topic {
+				services = append(services, s)
+			}
+		}
+	}
+	slices.SortFunc(services, func(a, b runtime.ServiceDescription) int { return strings.Compare(a.Name, b.Name) })
+	if e.output == "json" {
+		if silent == nil {
+			silent = []string{}
+		}
+		e.printJSON(map[string]any{"services": services, "silent_topics": silent})
+		return exitOK
+	}
+	for _, s := range services {
+		fmt.Fprintf(e.stdout, "%-40s topic %s, %d methods\n", s.Name, s.Topic, len(s.Methods))
+	}
+	switch {
+	case len(silent) > 0 && *verbose:
+		fmt.Fprintf(e.stderr, "no answer within %v from %d topic(s) with a server group: %s\n", *timeout, len(silent), strings.Join(silent, ", "))
+	case len(silent) > 0:
+		fmt.Fprintf(e.stderr, "no answer within %v from %d other topic(s) with a server group (-v names them)\n", *timeout, len(silent))
+	}
+	return exitOK
+}
+
+func cmdCall(ctx context.Context, e *env, args []string) int {
+	fs := e.flags("[flags] SERVICE/METHOD [JSON_ARRAY_OF_ARGS]")
+	topic := fs.String("topic", "", "request `topic` (default: derived from the service name)")
+	timeout := fs.Duration("timeout", 10*time.Second, "deadline of the call")
+	key := fs.String("key", "", "business `key` added to the request's keys, for 'mqrpc find KEY'")
+	noDescribe := fs.Bool("no-describe", false, "do not ask the server for the method's types; convert arguments by their JSON form")
+	var md metadataFlag
+	fs.Var(&md, "md", "call metadata `key=value` (repeatable)")
+	if code, ok := e.parse(args); !ok {
+		return code
+	}
+	if fs.NArg() < 1 || fs.NArg() > 2 {
+		fs.Usage()
+		return exitUsage
+	}
+	service, method := splitTarget(fs.Arg(0))
+	if service == "" || method == "" {
+		return e.usageErr("want SERVICE/METHOD, as in calculator.Calculator/Add; got %q", fs.Arg(0))
+	}
+	raw := "[]"
+	if fs.NArg() == 2 {
+		raw = fs.Arg(1)
+	}
+	if _, err := jsonargs.Args(raw, nil, false); err != nil {
+		return e.usageErr("%v", err)
+	}
+	c, capt, closeFn, err := e.client()
+	if err != nil {
+		return e.fail(exitUnreachable, "%v", err)
+	}
+	defer closeFn()
+	capt.keys = *key
+	opts := []runtime.CallOption{runtime.WithTimeout(*timeout)}
+	if *topic != "" {
+		opts = append(opts, runtime.WithTopic(*topic))
+	}
+	full := runtime.FullMethodName(service, method)
+
+	var desc *runtime.MethodDescription
+	if !*noDescribe {
+		d, err := runtime.Describe(ctx, c, service, opts...)
+		switch {
+		case runtime.CodeOf(err) == runtime.Unimplemented:
+			fmt.Fprintf(e.stderr, "mqrpc call: the server does not describe itself (%v); converting arguments by their JSON form\n", err)
+		case err != nil:
+			return e.fail(statusExit(err), "describe %s: %v", service, err)
+		default:
+			svc := d.Service(service)
+			if svc == nil {
+				return e.fail(exitStatusBase+int(runtime.Unimplemented), "the server on that topic does not serve %s", service)
+			}
+			if desc = svc.Method(method); desc == nil {
+				return e.fail(exitStatusBase+int(runtime.Unimplemented), "%s has no method %s; it has %s", service, method, methodNames(svc))
+			}
+			if desc.Body == runtime.BodyMessage.String() {
+				return e.usageErr("%s takes a protobuf message (%s); calling .proto methods is not supported yet", full, desc.Request)
+			}
+		}
+	}
+	var values []any
+	if desc != nil {
+		values, err = jsonargs.Args(raw, desc.Params, desc.Params != nil)
+	} else {
+		values, err = jsonargs.Args(raw, nil, false)
+	}
+	if err != nil {
+		return e.usageErr("%s: %v", full, err)
+	}
+	if len(md) > 0 {
+		ctx = runtime.WithOutgoingMetadata(ctx, runtime.Metadata(md))
+	}
+
+	var trailer runtime.Metadata
+	opts = append(opts, runtime.Trailer(&trailer), runtime.WithCodec(codec.Msgpack))
+	var body msgpack.RawMessage
+	start := time.Now()
+	if desc != nil && desc.OneWay {
+		err = c.Send(ctx, full, values, opts...)
+	} else {
+		err = c.Invoke(ctx, full, values, &body, opts...)
+	}
+	latency := time.Since(start)
+	callID := capt.lastID()
+	var results []any
+	if err == nil && len(body) > 0 {
+		if derr := codec.Msgpack.Unmarshal(body, &results); derr != nil {
+			err = runtime.Errorf(runtime.Internal, "decode results: %v", derr)
+		}
+	}
+	return e.report(full, callID, results, desc, err, latency, trailer)
+}
+
+func methodNames(svc *runtime.ServiceDescription) string {
+	names := make([]string, len(svc.Methods))
+	for i, m := range svc.Methods {
+		names[i] = m.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// report prints a call's outcome: results as JSON on stdout, the status
+// and latency on stderr (text), or one JSON object (-o json).
+func (e *env) report(full, callID string, results []any, desc *runtime.MethodDescription, err error, latency time.Duration, trailer runtime.Metadata) int {
+	code := runtime.CodeOf(err)
+	ms := float64(latency.Microseconds()) / 1000
+	if e.output == "json" {
+		out := map[string]any{
+			"method":     full,
+			"call_id":    callID,
+			"status":     code.String(),
+			"code":       int(code),
+			"latency_ms": ms,
+		}
+		if err != nil {
+			out["message"] = statusMessage(err)
+		} else {
+			out["results"] = jsonargs.JSON(nonNilList(results))
+			if desc != nil && len(desc.Results) == len(results) && namedResults(desc.Results) {
+				named := map[string]any{}
+				for i, r := range desc.Results {
+					named[r.Name] = jsonargs.JSON(results[i])
+				}
+				out["named"] = named
+			}
+		}
+		if len(trailer) > 0 {
+			out["trailer"] = trailer
+		}
+		e.printJSON(out)
+		return statusExit(err)
+	}
+	if err == nil {
+		fmt.Fprintln(e.stdout, jsonargs.Marshal(nonNilList(results)))
+		fmt.Fprintf(e.stderr, "%s  %s  %.2f ms  call id %s\n", code, full, ms, callID)
+	} else {
+		fmt.Fprintf(e.stderr, "%s: %s\n%s  %.2f ms  call id %s\n", code, statusMessage(err), full, ms, callID)
+	}
+	return statusExit(err)
+}
+
+func statusMessage(err error) string {
+	if re, ok := err.(*runtime.Error); ok {
+		return re.Message
+	}
+	return err.Error()
+}
+
+func namedResults(fs []runtime.Field) bool {
+	for _, f := range fs {
+		if f.Name == "" {
+			return false
+		}
+	}
+	return len(fs) > 0
+}
+
+func nonNilList(v []any) []any {
+	if v == nil {
+		return []any{}
+	}
+	return v
+}
+
+// metadataFlag collects -md key=value flags.
+type metadataFlag runtime.Metadata
+
+func (m *metadataFlag) String() string { return "" }
+
+func (m *metadataFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want key=value, got %q", s)
+	}
+	if *m == nil {
+		*m = metadataFlag{}
+	}
+	(*m)[strings.ToLower(k)] = v
+	return nil
+}

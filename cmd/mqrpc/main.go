@@ -1,0 +1,238 @@
+// Command mqrpc calls, describes, finds and replays mqrpc calls on a
+// RocketMQ cluster, for people operating services. It needs no generated
+// code: servers describe their methods (mqrpc.Describe), and stored
+// requests and replies are read from the brokers.
+//
+//	mqrpc list     -namesrv 127.0.0.1:9876
+//	mqrpc describe -namesrv 127.0.0.1:9876 calculator.Calculator
+//	mqrpc call     -namesrv 127.0.0.1:9876 calculator.Calculator/Add '[2,3]'
+//	mqrpc find     -namesrv 127.0.0.1:9876 -service calculator.Calculator CALL_ID
+//	mqrpc replay   -namesrv 127.0.0.1:9876 -topic calculator_Calculator -since 10m -diff
+//
+// Exit codes: 0 success; 1 usage or bad input; 2 the cluster could not be
+// reached; 3 find found nothing, or replay found differing replies;
+// 10+N a call ended with status code N (13 invalid_argument,
+// 14 deadline_exceeded, 22 unimplemented, 24 unavailable, ...).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mqrpc/mqrpc/runtime"
+	"github.com/mqrpc/mqrpc/runtime/rocketmq"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitUsage       = 1
+	exitUnreachable = 2
+	exitFound       = 3 // find: nothing found; replay: replies differ
+	exitStatusBase  = 10
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `mqrpc: call and inspect mqrpc services on a RocketMQ cluster
+
+Usage:
+  mqrpc list     [flags]                       services that answer mqrpc.Describe
+  mqrpc describe [flags] SERVICE[/METHOD]      methods, parameters and results
+  mqrpc call     [flags] SERVICE/METHOD [ARGS] call a method; ARGS is a JSON array
+  mqrpc find     [flags] CALL_ID|KEY           a stored request and its reply
+  mqrpc replay   [flags] -topic T -since D     re-send stored requests, compare replies
+
+Common flags (every command):
+  -namesrv ADDR   name server(s), comma-separated (default $MQRPC_NAMESRV or 127.0.0.1:9876)
+  -cluster NAME   broker cluster (default DefaultCluster)
+  -o text|json    output format (default text)
+
+Run 'mqrpc COMMAND -h' for the flags of a command.
+
+Exit codes: 0 ok; 1 usage or bad input; 2 cluster unreachable;
+3 find: not found, replay: replies differ; 10+N a call failed with status N
+(13 invalid_argument, 14 deadline_exceeded, 22 unimplemented, 24 unavailable).
+`
+
+// run is the whole command, callable from tests.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	cmds := map[string]func(context.Context, *env, []string) int{
+		"list":     cmdList,
+		"describe": cmdDescribe,
+		"call":     cmdCall,
+		"find":     cmdFind,
+		"replay":   cmdReplay,
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "mqrpc: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+	e := &env{name: args[0], stdout: stdout, stderr: stderr}
+	return cmd(ctx, e, args[1:])
+}
+
+// env is what every command shares: output, common flags, connections.
+type env struct {
+	name           string
+	stdout, stderr io.Writer
+	namesrv        string
+	cluster        string
+	output         string
+	fs             *flag.FlagSet
+}
+
+// flags returns the command's flag set with the common flags.
+func (e *env) flags(synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet("mqrpc "+e.name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	def := os.Getenv("MQRPC_NAMESRV")
+	if def == "" {
+		def = "127.0.0.1:9876"
+	}
+	fs.StringVar(&e.namesrv, "namesrv", def, "name server `addresses`, comma-separated")
+	fs.StringVar(&e.cluster, "cluster", "DefaultCluster", "broker cluster `name`")
+	fs.StringVar(&e.output, "o", "text", "output `format`: text or json")
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: mqrpc %s %s\n\nFlags:\n", e.name, synopsis)
+		fs.PrintDefaults()
+	}
+	e.fs = fs
+	return fs
+}
+
+// parse parses the flags; it returns false with the exit code when the
+// command must end.
+func (e *env) parse(args []string) (int, bool) {
+	if err := e.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if e.output != "text" && e.output != "json" {
+		return e.usageErr("-o must be text or json, not %q", e.output), false
+	}
+	return 0, true
+}
+
+func (e *env) usageErr(format string, args ...any) int {
+	fmt.Fprintf(e.stderr, "mqrpc %s: %s\n", e.name, fmt.Sprintf(format, args...))
+	return exitUsage
+}
+
+func (e *env) fail(code int, format string, args ...any) int {
+	fmt.Fprintf(e.stderr, "mqrpc %s: %s\n", e.name, fmt.Sprintf(format, args...))
+	return code
+}
+
+func (e *env) config() rocketmq.Config {
+	var ns []string
+	for _, a := range strings.Split(e.namesrv, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			ns = append(ns, a)
+		}
+	}
+	return rocketmq.Config{NameServers: ns, Cluster: e.cluster, SendTimeout: 3 * time.Second}
+}
+
+// client connects a transport and a client; close releases both.
+func (e *env) client() (c *runtime.Client, cap *capture, close func(), err error) {
+	tr, err := rocketmq.New(e.config())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cap = &capture{Transport: tr}
+	c, err = runtime.NewClient(cap)
+	if err != nil {
+		_ = tr.Close()
+		return nil, nil, nil, err
+	}
+	return c, cap, func() { _ = c.Close(); _ = tr.Close() }, nil
+}
+
+func (e *env) printJSON(v any) {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// statusExit is the exit code of a call that ended with err.
+func statusExit(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	return exitStatusBase + int(runtime.CodeOf(err))
+}
+
+// capture is a transport that remembers the last request a client sent,
+// for its call id, and can add keys to requests.
+type capture struct {
+	runtime.Transport
+	keys string // added to the request's keys, space-separated
+
+	mu   sync.Mutex
+	last *runtime.Message
+}
+
+// lastID returns the call id of the last request sent.
+func (c *capture) lastID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.last == nil {
+		return ""
+	}
+	id, _, _ := strings.Cut(c.last.Key, " ")
+	return id
+}
+
+func (c *capture) Request(ctx context.Context, m *runtime.Message) error {
+	if c.keys != "" {
+		cp := *m
+		cp.Key = m.Key + " " + c.keys
+		m = &cp
+	}
+	c.mu.Lock()
+	c.last = m
+	c.mu.Unlock()
+	return c.Transport.Request(ctx, m)
+}
+
+// parseWhen reads a -since/-until value: an RFC 3339 time, or a duration
+// before now ("10m").
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	if s == "" || s == "now" {
+		return now, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither a duration before now (10m) nor an RFC 3339 time", s)
+	}
+	return t, nil
+}
