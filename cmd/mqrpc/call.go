@@ -212,7 +212,6 @@ func cmdCall(ctx context.Context, e *env, args []string) int {
 		return e.fail(exitUnreachable, "%v", err)
 	}
 	defer closeFn()
-	capt.keys = *key
 	opts := []runtime.CallOption{runtime.WithTimeout(*timeout)}
 	if *topic != "" {
 		opts = append(opts, runtime.WithTopic(*topic))
@@ -253,6 +252,7 @@ func cmdCall(ctx context.Context, e *env, args []string) int {
 		ctx = runtime.WithOutgoingMetadata(ctx, runtime.Metadata(md))
 	}
 
+	capt.keys = *key // on the call itself, not on the describe before it
 	var trailer runtime.Metadata
 	opts = append(opts, runtime.Trailer(&trailer), runtime.WithCodec(codec.Msgpack))
 	var body msgpack.RawMessage

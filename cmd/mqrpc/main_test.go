@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mqrpc/mqrpc/examples/calculator/calculator"
+	"github.com/mqrpc/mqrpc/internal/jsonargs"
 	"github.com/mqrpc/mqrpc/runtime"
 	"github.com/mqrpc/mqrpc/runtime/rocketmq"
 	"github.com/mqrpc/mqrpc/runtime/rocketmq/rocketmqtest"
@@ -151,5 +152,55 @@ func TestUsageErrors(t *testing.T) {
 		if code, _, _ := mqrpc(t, args...); code != exitUsage {
 			t.Errorf("%q: exit %d, want %d", args, code, exitUsage)
 		}
+	}
+}
+
+func TestFindShowsACallMadeSecondsEarlier(t *testing.T) {
+	ns := rocketmqtest.NameServer(t)
+	topic := startCalculator(t, ns, calculator.Server{})
+	key := fmt.Sprintf("order-%d", time.Now().UnixNano())
+	code, _, errOut := mqrpc(t, "call", "-namesrv", ns, "-topic", topic, "-key", key, "-md", "tenant=acme", "calculator.Calculator/Div", "[7,2]")
+	if code != exitOK {
+		t.Fatalf("call: exit %d, stderr %s", code, errOut)
+	}
+	id := strings.Fields(errOut[strings.Index(errOut, "call id "):])[2]
+
+	for _, which := range []string{id, key} {
+		// The broker pushes a reply before it stores it: wait for the
+		// stored reply, within a deadline.
+		var f found
+		var out string
+		for end := time.Now().Add(10 * time.Second); ; {
+			var code int
+			var errOut string
+			code, out, errOut = mqrpc(t, "find", "-namesrv", ns, "-topic", topic, "-since", "5m", "-o", "json", which)
+			if code != exitOK {
+				t.Fatalf("find %s: exit %d, stderr %s", which, code, errOut)
+			}
+			f = found{}
+			if err := json.Unmarshal([]byte(out), &f); err != nil {
+				t.Fatalf("find %s: %v\n%s", which, err, out)
+			}
+			if f.Reply != nil || time.Now().After(end) {
+				break
+			}
+		}
+		if f.CallID != id || f.Method != calculator.Calculator_Div_FullMethodName || f.Metadata["tenant"] != "acme" ||
+			jsonargs.Marshal(f.Args) != "[7,2]" || f.Reply == nil || f.Reply.Status != "ok" || jsonargs.Marshal(f.Reply.Results) != "[3,1]" {
+			t.Errorf("find %s: got %s", which, out)
+		}
+		if len(f.Timeline) != 4 {
+			t.Fatalf("find %s: time line %+v", which, f.Timeline)
+		}
+		for i := 1; i < len(f.Timeline); i++ {
+			// Born times are taken by client and server clocks, stored
+			// times by the broker's: on one machine they are in order.
+			if f.Timeline[i].At.Before(f.Timeline[i-1].At) {
+				t.Errorf("find %s: time line out of order: %+v", which, f.Timeline)
+			}
+		}
+	}
+	if code, _, _ := mqrpc(t, "find", "-namesrv", ns, "-topic", topic, "-since", "5m", "no-such-call"); code != exitFound {
+		t.Errorf("find of an unknown key: exit %d, want %d", code, exitFound)
 	}
 }

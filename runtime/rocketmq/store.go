@@ -38,7 +38,6 @@ type pullConsumer interface {
 	Start() error
 	Shutdown() error
 	Assign(topic string, mqs []*primitive.MessageQueue) error
-	GetTopicRouteInfo(topic string) ([]*primitive.MessageQueue, error)
 	OffsetForTimestamp(mq *primitive.MessageQueue, timestamp int64) (int64, error)
 	PullFrom(ctx context.Context, mq *primitive.MessageQueue, offset int64, numbers int) (*primitive.PullResult, error)
 }
@@ -174,7 +173,7 @@ func (s *Store) brokerAddrs(ctx context.Context) []string {
 // stops at the first error fn returns, which Scan returns; ErrStopScan stops
 // without an error.
 func (s *Store) Scan(ctx context.Context, topic string, since, until time.Time, fn func(*StoredMessage) error) error {
-	qs, err := s.consumer.GetTopicRouteInfo(topic)
+	qs, err := s.adm.FetchPublishMessageQueues(ctx, topic)
 	if err != nil {
 		return fmt.Errorf("rocketmq: route of topic %s: %w", topic, err)
 	}
