@@ -55,12 +55,19 @@ func (msgpackCodec) Marshal(v any) (out []byte, err error) {
 	} else {
 		err = s.enc.Encode(v)
 	}
+	if s.buf.Cap() > maxPooledBuffer {
+		// A buffer this large is not pooled, so nothing writes to it
+		// again: hand it out instead of copying it (a large body is
+		// otherwise allocated and copied twice).
+		if err == nil {
+			out = s.buf.Bytes()
+		}
+		return out, err
+	}
 	if err == nil {
 		out = bytes.Clone(s.buf.Bytes())
 	}
-	if s.buf.Cap() <= maxPooledBuffer {
-		encoders.Put(s)
-	}
+	encoders.Put(s)
 	return out, err
 }
 
