@@ -60,33 +60,33 @@ func NewClient(t Transport, opts ...ClientOption) (*Client, error) {
 	return c, nil
 }
 
-// callOptionsKey carries the resolved call options from Invoke through the
-// interceptor chain to the end of it, so interceptors keep a small signature.
-type callOptionsKey struct{}
-
 // Invoke calls method ("/pkg.Service/Method") with args and decodes the
 // results into results. Generated clients call it; args and results are
 // pointers to the generated argument and result structs.
 func (c *Client) Invoke(ctx context.Context, method string, args, results any, opts ...CallOption) error {
-	o := c.resolve(opts)
-	return c.invoke(context.WithValue(ctx, callOptionsKey{}, o), method, args, results)
+	return c.invoke(c.withCall(ctx, method, opts), method, args, results)
 }
 
 // Send makes a one-way call: it returns once the transport has stored the
 // request, and no reply ever comes.
 func (c *Client) Send(ctx context.Context, method string, args any, opts ...CallOption) error {
-	o := c.resolve(opts)
-	return c.send(context.WithValue(ctx, callOptionsKey{}, o), method, args, nil)
+	return c.send(c.withCall(ctx, method, opts), method, args, nil)
 }
 
-// optionsFrom returns the call options Invoke or Send put on ctx; an
-// interceptor that starts a new context loses them, and gets the client's
-// defaults.
-func (c *Client) optionsFrom(ctx context.Context) *callOptions {
-	if o, ok := ctx.Value(callOptionsKey{}).(*callOptions); ok {
-		return o
+// withCall returns ctx carrying the call's resolved options and the record
+// that CallInfoFromContext reads.
+func (c *Client) withCall(ctx context.Context, method string, opts []CallOption) context.Context {
+	return context.WithValue(ctx, callKey{}, &callRecord{opts: c.resolve(opts), info: CallInfo{Method: method}})
+}
+
+// callFrom returns the record Invoke or Send put on ctx; an interceptor that
+// starts a new context loses it, and the call gets the client's default
+// options and a record no interceptor sees.
+func (c *Client) callFrom(ctx context.Context, method string) *callRecord {
+	if r, ok := ctx.Value(callKey{}).(*callRecord); ok && r.opts != nil {
+		return r
 	}
-	return c.resolve(nil)
+	return &callRecord{opts: c.resolve(nil), info: CallInfo{Method: method}}
 }
 
 func (c *Client) resolve(opts []CallOption) *callOptions {
@@ -129,7 +129,8 @@ func (c *Client) Close() error {
 
 // call is the end of the interceptor chain for a call with a reply.
 func (c *Client) call(ctx context.Context, method string, args, results any) error {
-	o := c.optionsFrom(ctx)
+	rec := c.callFrom(ctx, method)
+	o := rec.opts
 	msg, deadline, err := c.newRequest(ctx, method, args, o)
 	if err != nil {
 		return err
@@ -139,6 +140,7 @@ func (c *Client) call(ctx context.Context, method string, args, results any) err
 	if err := c.addPending(id, ch); err != nil {
 		return err
 	}
+	rec.sent(msg)
 	if err := c.transport.Request(ctx, msg); err != nil {
 		c.removePending(id)
 		return sendError(ctx, err)
@@ -172,12 +174,16 @@ func (c *Client) call(ctx context.Context, method string, args, results any) err
 	if !ok {
 		return NewError(Canceled, "client closed")
 	}
+	rec.update(func(ci *CallInfo) {
+		ci.ReplySent, ci.ReplyStored, ci.ReplyReceived = reply.SentAt, reply.StoredAt, time.Now()
+	})
 	return c.decodeReply(reply, results, o)
 }
 
 // sendOneWay is the end of the interceptor chain for a one-way call.
 func (c *Client) sendOneWay(ctx context.Context, method string, args, _ any) error {
-	o := c.optionsFrom(ctx)
+	rec := c.callFrom(ctx, method)
+	o := rec.opts
 	msg, _, err := c.newRequest(ctx, method, args, o)
 	if err != nil {
 		return err
@@ -188,6 +194,7 @@ func (c *Client) sendOneWay(ctx context.Context, method string, args, _ any) err
 	if closed {
 		return wrapError(Unavailable, ErrClosed)
 	}
+	rec.sent(msg)
 	if err := c.transport.Send(ctx, msg); err != nil {
 		return sendError(ctx, err)
 	}

@@ -246,6 +246,14 @@ func (s *Server) serve(msg *Message) {
 	var trailer Metadata
 	ctx, cancel := context.WithDeadline(s.ctx, req.deadline)
 	ctx = context.WithValue(withIncomingMetadata(ctx, req.md), trailerKey{}, &trailer)
+	ctx = context.WithValue(ctx, callKey{}, &callRecord{info: CallInfo{
+		ID:              req.id,
+		Method:          req.method,
+		Topic:           msg.Topic,
+		RequestSent:     msg.SentAt,
+		RequestStored:   msg.StoredAt,
+		RequestReceived: now,
+	}})
 	results, err := s.run(ctx, m, args)
 	cancel()
 	if m.desc.OneWay {

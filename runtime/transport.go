@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Message is what a Transport carries: a request, a reply or a one-way call.
@@ -19,6 +20,13 @@ type Message struct {
 	// Origin is the transport's own form of a message it delivered, kept
 	// for its Reply; nil on messages built by the runtime.
 	Origin any
+	// SentAt is when the sender handed the message to its transport, by
+	// the sender's clock, and StoredAt when the broker stored it, by the
+	// broker's clock. Transports set them on the messages they deliver
+	// (requests to handlers, replies to the reply listener) and leave them
+	// zero when they cannot tell; they ignore them on messages handed to
+	// them. Servers and clients report them in CallInfo.
+	SentAt, StoredAt time.Time
 }
 
 // Property names that mqrpc sets on messages. docs/PROTOCOL.md is the

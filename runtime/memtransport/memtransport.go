@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/mqrpc/mqrpc/runtime"
 )
@@ -147,13 +148,13 @@ func (t *Transport) ListenReplies(h func(*runtime.Message)) error {
 }
 
 func (t *Transport) Request(ctx context.Context, msg *runtime.Message) error {
-	m := clone(msg)
+	m := stamped(msg)
 	m.Properties[propReplyTo] = t.id
 	return t.publish(ctx, m)
 }
 
 func (t *Transport) Send(ctx context.Context, msg *runtime.Message) error {
-	return t.publish(ctx, clone(msg))
+	return t.publish(ctx, stamped(msg))
 }
 
 func (t *Transport) publish(ctx context.Context, m *runtime.Message) error {
@@ -211,7 +212,7 @@ func (t *Transport) Reply(ctx context.Context, request, reply *runtime.Message) 
 	if h == nil {
 		return errors.New("memtransport: client " + to + " does not listen for replies")
 	}
-	m := clone(reply)
+	m := stamped(reply)
 	m.Properties[runtime.PropCorrelationID] = request.Properties[runtime.PropCorrelationID]
 	h(m)
 	return nil
@@ -353,6 +354,15 @@ func (s *subscription) Stop() error {
 		}
 	})
 	return nil
+}
+
+// stamped returns a copy of m sent and stored now: this broker stores a
+// message the moment it is sent.
+func stamped(m *runtime.Message) *runtime.Message {
+	c := clone(m)
+	c.SentAt = time.Now()
+	c.StoredAt = c.SentAt
+	return c
 }
 
 // clone copies a message so that neither side sees the other's changes, as

@@ -104,6 +104,10 @@ type pushedReply struct {
 	props   map[string]string
 	body    []byte
 	sysFlag int
+	// bornTimestamp is when the replier sent the reply, by its clock, and
+	// storeTimestamp when the broker took it, by the broker's; unix ms, 0
+	// when the header lacks them.
+	bornTimestamp, storeTimestamp int64
 }
 
 // onPushedReply has deliver called with every reply the broker pushes to
@@ -149,11 +153,15 @@ func (c libClient) onPushedReply(deliver func(pushedReply)) error {
 			var m primitive.Message
 			m.UnmarshalProperties([]byte(ext["properties"]))
 			sysFlag, _ := strconv.Atoi(ext["sysFlag"])
+			born, _ := strconv.ParseInt(ext["bornTimestamp"], 10, 64)
+			stored, _ := strconv.ParseInt(ext["storeTimestamp"], 10, 64)
 			deliver(pushedReply{
-				topic:   ext["topic"],
-				props:   m.GetProperties(),
-				body:    cmd.FieldByName("Body").Bytes(),
-				sysFlag: sysFlag,
+				topic:          ext["topic"],
+				props:          m.GetProperties(),
+				body:           cmd.FieldByName("Body").Bytes(),
+				sysFlag:        sysFlag,
+				bornTimestamp:  born,
+				storeTimestamp: stored,
 			})
 		}
 		return orig.Call(args)

@@ -161,6 +161,8 @@ func (s *subscription) consume(ctx context.Context, msgs ...*primitive.MessageEx
 			Properties: props,
 			Body:       deliveredBody(props, m.Body),
 			Origin:     m,
+			SentAt:     unixMilli(m.BornTimestamp),
+			StoredAt:   unixMilli(m.StoreTimestamp),
 		}
 		if err := s.h(ctx, msg); err != nil {
 			return consumer.ConsumeRetryLater, nil

@@ -262,7 +262,23 @@ func (t *Transport) deliverReply(r pushedReply) {
 			body = out
 		}
 	}
-	h(&runtime.Message{Topic: r.topic, Key: r.props[primitive.PropertyKeys], Properties: r.props, Body: deliveredBody(r.props, body)})
+	h(&runtime.Message{
+		Topic:      r.topic,
+		Key:        r.props[primitive.PropertyKeys],
+		Properties: r.props,
+		Body:       deliveredBody(r.props, body),
+		SentAt:     unixMilli(r.bornTimestamp),
+		StoredAt:   unixMilli(r.storeTimestamp),
+	})
+}
+
+// unixMilli turns one of RocketMQ's millisecond timestamps into a time; zero
+// (absent) stays the zero time.
+func unixMilli(ms int64) time.Time {
+	if ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }
 
 func uncompress(b []byte) ([]byte, error) {

@@ -67,6 +67,7 @@ func Run(t *testing.T, cfg Config) {
 		{"RequestBeforeSubscribeIsDelivered", testRequestBeforeSubscribe},
 		{"GroupMembersShareMessages", testGroupShares},
 		{"HandlerErrorRedelivers", testHandlerErrorRedelivers},
+		{"MessagesCarryTimes", testMessagesCarryTimes},
 		{"CallSucceeds", testCallSucceeds},
 		{"HandlerErrorsMapToCodes", testHandlerErrors},
 		{"PanicIsInternalAndServerKeepsServing", testPanic},
