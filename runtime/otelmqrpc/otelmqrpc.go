@@ -160,7 +160,7 @@ func errorType(c runtime.Code) attribute.KeyValue {
 // its leading slash.
 func methodName(fullMethod string) string { return strings.TrimPrefix(fullMethod, "/") }
 
-// serverErrorCodes are the codes that mark a server span as failed; the
+// serverError reports the codes that mark a server span as failed; the
 // others describe the caller's request, and only the client span fails
 // with them (as the gRPC conventions have it).
 func serverError(c runtime.Code) bool {
