@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/apache/rocketmq-client-go/v2/primitive"
@@ -176,24 +177,66 @@ func (c libClient) onPushedReply(deliver func(pushedReply)) error {
 // while rebalances (started by a consumer or by a broker's notice that a
 // group changed) and heartbeats may still read it; holding their locks
 // orders those reads after the write, which the race detector otherwise
-// reports.
+// reports. A lock still held after lockPatience belongs to a library
+// goroutine that is stuck for good (one that reads nothing more), so the
+// shutdown goes ahead without it rather than hang.
 func (c libClient) shutdown(stop func() error) error {
-	var locks []*sync.Mutex
+	var held []*sync.Mutex
 	for _, name := range []string{"rbMutex", "hbMutex"} {
-		f, err := field(c.v.Elem().Elem(), name)
-		if err != nil || f.Type() != reflect.TypeFor[sync.Mutex]() {
-			return errors.Join(fmt.Errorf("client has no %s mutex", name), stop())
+		m, err := c.mutex(name)
+		if err != nil {
+			return errors.Join(err, stop())
 		}
-		locks = append(locks, f.Addr().Interface().(*sync.Mutex))
-	}
-	for _, l := range locks {
-		l.Lock()
+		if tryLock(m, lockPatience) {
+			held = append(held, m)
+		}
 	}
 	err := stop()
-	for _, l := range locks {
-		l.Unlock()
+	for _, m := range held {
+		m.Unlock()
 	}
 	return errors.Join(err, c.closeNameServer())
+}
+
+// awaitRebalance waits until no rebalance of the client is in progress. A
+// consumer is stopped only after this: a rebalance that runs on into the
+// consumer's shutdown blocks forever handing work to the consumer's closed
+// pull loop, holding the client's rebalance lock.
+func (c libClient) awaitRebalance() error {
+	m, err := c.mutex("rbMutex")
+	if err != nil {
+		return err
+	}
+	if !tryLock(m, lockPatience) {
+		return errors.New("a rebalance of the client did not finish")
+	}
+	m.Unlock()
+	return nil
+}
+
+// lockPatience bounds waits on the library's locks; their holders do
+// network calls of a few seconds at most.
+const lockPatience = 10 * time.Second
+
+// tryLock locks m unless it stays held for longer than patience.
+func tryLock(m *sync.Mutex, patience time.Duration) bool {
+	deadline := time.Now().Add(patience)
+	for !m.TryLock() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
+}
+
+// mutex returns the client's mutex field name.
+func (c libClient) mutex(name string) (*sync.Mutex, error) {
+	f, err := field(c.v.Elem().Elem(), name)
+	if err != nil || f.Type() != reflect.TypeFor[sync.Mutex]() {
+		return nil, fmt.Errorf("client has no %s mutex", name)
+	}
+	return f.Addr().Interface().(*sync.Mutex), nil
 }
 
 // closeNameServer closes the client's name-server connections, which the

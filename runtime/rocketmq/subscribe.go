@@ -180,7 +180,10 @@ func (s *subscription) Stop() error {
 		s.mu.Lock()
 		s.stopping = true
 		s.mu.Unlock()
-		s.consumer.Suspend()
+		s.consumer.Suspend() // later rebalances skip a suspended consumer
+		if err := s.t.client.awaitRebalance(); err != nil {
+			s.t.cfg.Logger.Warn("mqrpc: rocketmq consumer stop", "err", err)
+		}
 		s.inflight.Wait()
 		s.err = s.consumer.Shutdown()
 		s.t.mu.Lock()
