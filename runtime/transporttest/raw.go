@@ -197,16 +197,16 @@ func testGroupShares(t *testing.T, cfg *Config) {
 			t.Fatalf("Send: %v", err)
 		}
 	}
-	eventually(t, cfg, "every message is handled", func() bool { return total.Load() >= n })
-	mu.Lock()
-	defer mu.Unlock()
-	for body, times := range seen {
-		if times != 1 {
-			t.Errorf("message %v handled %d times by the group, want once", []byte(body), times)
-		}
-	}
-	if len(seen) != n {
-		t.Errorf("%d distinct messages handled, want %d", len(seen), n)
+	eventually(t, cfg, "every message is handled", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == n
+	})
+	// Queues deliver at least once: a rebalance between the members may
+	// hand a message to both (the server's dedup absorbs that), but a
+	// group shares its messages, it does not broadcast them.
+	if got := total.Load(); got >= 2*n {
+		t.Errorf("%d deliveries of %d messages to a group of two: the group broadcasts instead of sharing", got, n)
 	}
 }
 
