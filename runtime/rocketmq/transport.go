@@ -118,6 +118,7 @@ type Transport struct {
 	mu     sync.Mutex
 	subs   map[*subscription]struct{}
 	closed bool
+	sends  sync.WaitGroup // sends in progress, which may outlive their callers
 
 	stop chan struct{}
 	done chan struct{}
@@ -308,19 +309,43 @@ func (t *Transport) Send(ctx context.Context, m *runtime.Message) error {
 }
 
 func (t *Transport) send(ctx context.Context, pm *primitive.Message) error {
-	if t.isClosed() {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
 		return runtime.ErrClosed
 	}
-	res, err := t.producer.SendSync(ctx, pm)
-	if err != nil {
+	t.sends.Add(1)
+	t.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		t.sends.Done()
 		return err
 	}
-	if res.Status != primitive.SendOK {
-		// The message is stored, but not flushed or replicated as the
-		// broker is configured to; it will be delivered.
-		t.cfg.Logger.Debug("mqrpc: rocketmq send status", "status", res.Status, "topic", pm.Topic)
+	// rocketmq-client-go makes the context's deadline the write deadline
+	// of the connection to the broker, which every call and the broker's
+	// reply pushes share, and closes that connection when a write misses
+	// it: one call whose deadline passed while it was being sent would
+	// cost every reply in flight on the connection (they are lost with
+	// "channel not found" until the next heartbeat, and their calls fail
+	// at their deadlines). So the library gets a context without the
+	// caller's deadline, and the caller returns at that deadline anyway.
+	done := make(chan error, 1)
+	go func() {
+		defer t.sends.Done()
+		// The library bounds each attempt by SendTimeout itself.
+		res, err := t.producer.SendSync(context.WithoutCancel(ctx), pm)
+		if err == nil && res.Status != primitive.SendOK {
+			// The message is stored, but not flushed or replicated as the
+			// broker is configured to; it will be delivered.
+			t.cfg.Logger.Debug("mqrpc: rocketmq send status", "status", res.Status, "topic", pm.Topic)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return nil
 }
 
 // RocketMQ refuses messages with an empty body, which an OK reply of an
@@ -431,6 +456,7 @@ func (t *Transport) Close() error {
 	}
 	close(t.stop)
 	<-t.done
+	t.sends.Wait()
 	errs = append(errs, t.client.shutdown(t.producer.Shutdown))
 	return errors.Join(errs...)
 }
