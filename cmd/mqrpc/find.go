@@ -229,7 +229,3 @@ func toAny(m map[string]string) map[string]any {
 	}
 	return out
 }
-
-func cmdReplay(_ context.Context, e *env, _ []string) int {
-	return e.usageErr("replay is not implemented yet")
-}

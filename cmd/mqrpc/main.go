@@ -10,9 +10,10 @@
 //	mqrpc replay   -namesrv 127.0.0.1:9876 -topic calculator_Calculator -since 10m -diff
 //
 // Exit codes: 0 success; 1 usage or bad input; 2 the cluster could not be
-// reached; 3 find found nothing, or replay found differing replies;
-// 10+N a call ended with status code N (13 invalid_argument,
-// 14 deadline_exceeded, 22 unimplemented, 24 unavailable, ...).
+// reached (or its stored messages could not be read); 3 find found nothing;
+// 4 replay found a changed reply or a replay that failed; 10+N a call ended
+// with status code N (13 invalid_argument, 14 deadline_exceeded,
+// 22 unimplemented, 24 unavailable, ...).
 package main
 
 import (
@@ -34,11 +35,12 @@ import (
 
 // Exit codes.
 const (
-	exitOK          = 0
-	exitUsage       = 1
-	exitUnreachable = 2
-	exitFound       = 3 // find: nothing found; replay: replies differ
-	exitStatusBase  = 10
+	exitOK            = 0
+	exitUsage         = 1
+	exitUnreachable   = 2
+	exitFound         = 3 // find: nothing found
+	exitReplayDiffers = 4 // replay: a reply changed, or a replay failed
+	exitStatusBase    = 10
 )
 
 func main() {
@@ -56,6 +58,7 @@ Usage:
   mqrpc call     [flags] SERVICE/METHOD [ARGS] call a method; ARGS is a JSON array
   mqrpc find     [flags] CALL_ID|KEY           a stored request and its reply
   mqrpc replay   [flags] -topic T -since D     re-send stored requests, compare replies
+                 [-until T] [-to TOPIC] [-diff] [-qps N] [-dry-run] [-timeout D]
 
 Common flags (every command):
   -namesrv ADDR   name server(s), comma-separated (default $MQRPC_NAMESRV or 127.0.0.1:9876)
@@ -65,7 +68,8 @@ Common flags (every command):
 Run 'mqrpc COMMAND -h' for the flags of a command.
 
 Exit codes: 0 ok; 1 usage or bad input; 2 cluster unreachable;
-3 find: not found, replay: replies differ; 10+N a call failed with status N
+3 find: not found; 4 replay: a reply changed or a replay failed;
+10+N a call failed with status N
 (13 invalid_argument, 14 deadline_exceeded, 22 unimplemented, 24 unavailable).
 `
 
