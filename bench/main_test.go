@@ -206,6 +206,8 @@ func createTopics(ns string, names ...string) error {
 	return nil
 }
 
+var javaSkipNote sync.Once
+
 // java is the Java driver process, fed commands on stdin.
 var java struct {
 	once sync.Once
@@ -236,6 +238,10 @@ func ensureJava(b *testing.B) {
 		if os.Getenv("CI") != "" {
 			b.Fatalf("Java bench not built (%v): mvn -q -B -f tools/bench/java/pom.xml package -DskipTests", err)
 		}
+		javaSkipNote.Do(func() {
+			// Skips are silent without -v; a missing Java column should not be.
+			fmt.Fprintf(os.Stderr, "bench: Java benchmarks skipped, %s not built (mvn -q -B -f tools/bench/java/pom.xml package -DskipTests, or set %s)\n", dir, envJavaDir)
+		})
 		b.Skipf("Java bench not built: mvn -q -B -f tools/bench/java/pom.xml package -DskipTests")
 	}
 	ns := nameServer(b)

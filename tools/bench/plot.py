@@ -44,7 +44,7 @@ def main(src, dst):
             elif kind == "Throughput" and "calls/s" in ms:
                 thr[(int(key), path)].append(ms["calls/s"])
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4.5))
     for path in PATHS:
         xs = [PAYLOAD_BYTES[p] for p in PAYLOADS if (p, path) in lat]
         ys = [statistics.median(lat[(p, path)]) for p in PAYLOADS if (p, path) in lat]
@@ -56,7 +56,7 @@ def main(src, dst):
     a.set_ylabel("p50 round trip (ms, log)")
     a.set_title("Latency against payload, concurrency 1")
     a.grid(True, which="both", alpha=0.3)
-    a.legend()
+    a.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
 
     concs = sorted({c for c, _ in thr})
     for path in PATHS:
@@ -71,7 +71,7 @@ def main(src, dst):
     b.set_ylabel("calls/s (log)")
     b.set_title("Throughput against concurrency, 1 KB echo")
     b.grid(True, which="both", alpha=0.3)
-    b.legend()
+    b.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     fig.savefig(dst, dpi=110)
 
