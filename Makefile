@@ -7,7 +7,7 @@ GO       ?= go
 PKGS     := ./... ./testdata/golden/... ./testdata/proto/...
 BROKER   := tools/rocketmq/broker.sh
 
-.PHONY: demo test test-unit race faults lint generate checkgenerate bench bench-short broker-up broker-down broker-status
+.PHONY: demo test test-unit race faults lint generate checkgenerate bench bench-run bench-short bench-java broker-up broker-down broker-status
 
 # The calculator server and client as two processes over the local broker.
 demo:
@@ -18,7 +18,7 @@ demo:
 # started here. The broker fault tests kill and restart the brokers, so they
 # run last, alone.
 test:
-	@tools/with-broker.sh $(MAKE) --no-print-directory checkgenerate race faults
+	@tools/with-broker.sh $(MAKE) --no-print-directory checkgenerate race bench-short faults
 
 faults:
 	$(GO) test -race -count=1 -tags brokerfaults ./runtime/rocketmq/faults/
@@ -33,6 +33,7 @@ race:
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet $(PKGS)
+	cd bench && $(GO) vet ./...
 
 generate:
 	$(GO) generate $(PKGS)
@@ -42,12 +43,30 @@ generate:
 checkgenerate:
 	@tools/checkgenerate.sh
 
-bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./... | tee bench.out
+# Every number of BENCHMARKS.md in one run against the local broker (about
+# 20 minutes). bench/ is a module of its own, so that gRPC, which it compares
+# against, is no dependency of mqrpc.
+bench: bench-java
+	@tools/with-broker.sh $(MAKE) --no-print-directory bench-run
 
-# One short pass of every benchmark so that CI keeps the harness working.
-bench-short:
-	$(GO) test -run='^$$' -bench=. -benchtime=1x ./...
+bench-run:
+	$(GO) test -run='^$$' -bench=. -benchmem -count=6 ./runtime/ ./codec/
+	cd bench && $(GO) test -run='^$$' -bench='Latency|Throughput' -benchmem -count=6 -timeout 60m . | tee results/calls.txt
+	cd bench && $(GO) test -run='^$$' -bench=Pending -benchmem -count=1 -timeout 20m . | tee results/pending.txt
+	cd bench && for p in mqrpc raw grpc mem; do $(GO) test -run='^$$' -bench="Soak/path=$$p\$$" -benchmem -count=1 -timeout 20m . || exit 1; done | tee results/soak.txt
+	cd bench && $(GO) test -run='^$$' -bench=. -benchmem -count=6 ./codecs/ | tee results/codecs.txt
+	uptime >> bench/results/load.txt
+	python3 tools/bench/table.py bench/results/calls.txt bench/results/pending.txt bench/results/soak.txt
+	-python3 tools/bench/plot.py bench/results/calls.txt bench/results/bench.png
+
+# Every benchmark once with small counts, so that CI keeps the harness
+# working; timings from it mean nothing.
+bench-short: bench-java
+	$(GO) test -run='^$$' -bench=. -benchtime=1x $(PKGS)
+	cd bench && $(GO) test -run='^$$' -bench=. -benchtime=1x -short ./...
+
+bench-java:
+	mvn -q -B -f tools/bench/java/pom.xml package -DskipTests
 
 broker-up:
 	@$(BROKER) up

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 before=$(git status --porcelain --untracked-files=all)
 go generate ./... ./testdata/golden/... ./testdata/proto/...
+(cd bench && go generate ./...)
 after=$(git status --porcelain --untracked-files=all)
 if [ "$before" != "$after" ]; then
   echo "checkgenerate: generated code is stale; run 'make generate' and commit:" >&2
