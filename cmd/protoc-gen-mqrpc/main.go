@@ -124,7 +124,8 @@ func generateFiles(plugin *protogen.Plugin) error {
 			}
 			return err
 		}
-		mf.Generator = "protoc-gen-mqrpc " + version + " from " + f.Desc.Path()
+		// One header form for both front ends: "mqrpcgen <version> (<how>)".
+		mf.Generator = "mqrpcgen " + version + " (protoc-gen-mqrpc from " + f.Desc.Path() + ")"
 		mf.Taken = append(mf.Taken, declared[f.GoImportPath]...)
 		src, err := gen.Generate(mf)
 		if err != nil {
