@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,16 +18,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/rocketmq-client-go/v2/admin"
-	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/rlog"
+
+	"github.com/mqrpc/mqrpc/runtime/rocketmq"
 )
 
 // Environment of the benchmarks.
 const (
-	envNameServer = "MQRPC_NAMESRV"       // name server of the broker; RocketMQ benchmarks skip without it (fail under CI=true)
-	envBrokers    = "MQRPC_BENCH_BROKERS" // broker addresses to create topics on; default the two of tools/rocketmq
-	envServe      = "MQRPC_BENCH_SERVE"   // set in the server child process: the run id
+	envNameServer = "MQRPC_NAMESRV"     // name server of the broker; RocketMQ benchmarks skip without it (fail under CI=true)
+	envServe      = "MQRPC_BENCH_SERVE" // set in the server child process: the run id
 	envSoakCalls  = "MQRPC_BENCH_SOAK_CALLS"
 	envJavaDir    = "MQRPC_BENCH_JAVA" // the built tools/bench/java directory; default ../tools/bench/java
 )
@@ -169,38 +167,18 @@ func ensureServer(b *testing.B) {
 	}
 }
 
-// createTopics creates topics with 4 queues on every broker, as the mqrpc
-// transport does for its servers, so that every path sends to the same
-// kind of topic.
+// createTopics creates topics with 4 queues on every broker of the
+// cluster, as the mqrpc transport does for its servers, so that every path
+// sends to the same kind of topic.
 func createTopics(ns string, names ...string) error {
-	brokers := strings.Split(os.Getenv(envBrokers), ",")
-	if os.Getenv(envBrokers) == "" {
-		brokers = []string{"127.0.0.1:10911", "127.0.0.1:10921"}
-	}
-	adm, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver([]string{ns})))
+	tr, err := rocketmq.New(rocketmq.Config{NameServers: []string{ns}, TopicQueues: 4})
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	defer tr.Close()
 	for _, name := range names {
-		for _, addr := range brokers {
-			if err := adm.CreateTopic(ctx, admin.WithTopicCreate(name), admin.WithBrokerAddrCreate(addr),
-				admin.WithReadQueueNums(4), admin.WithWriteQueueNums(4)); err != nil {
-				return fmt.Errorf("create topic %s on %s: %w", name, addr, err)
-			}
-		}
-		for {
-			qs, err := adm.FetchPublishMessageQueues(ctx, name)
-			if err == nil && len(qs) >= 4*len(brokers) {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("topic %s not routed: %w", name, ctx.Err())
-			case <-time.After(50 * time.Millisecond): // polling the name server
-			}
+		if err := tr.CreateTopic(name); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -26,7 +26,7 @@ func (t *Transport) Subscribe(topic, group string, h runtime.Handler) (runtime.S
 		return nil, runtime.ErrClosed
 	}
 	if !t.cfg.NoCreateTopics {
-		if err := t.createTopic(topic); err != nil {
+		if err := t.CreateTopic(topic); err != nil {
 			return nil, err
 		}
 	}
@@ -65,9 +65,13 @@ func (t *Transport) Subscribe(topic, group string, h runtime.Handler) (runtime.S
 	return s, nil
 }
 
-// createTopic creates topic on every master broker of the cluster and waits
-// until the name server routes it.
-func (t *Transport) createTopic(topic string) error {
+// CreateTopic creates topic, with Config.TopicQueues queues, on every master
+// broker of the cluster (or updates it there), and waits until the name
+// server routes the queues of all of them: a consumer or producer that
+// starts earlier would use only the brokers routed so far until its next
+// route refresh, 30 s later. Subscribe calls it unless
+// Config.NoCreateTopics is set.
+func (t *Transport) CreateTopic(topic string) error {
 	ns, err := t.client.nameServer()
 	if err != nil {
 		return err
@@ -112,7 +116,7 @@ func (t *Transport) createTopic(topic string) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if _, err := adm.FetchPublishMessageQueues(ctx, topic); err == nil {
+		if qs, err := adm.FetchPublishMessageQueues(ctx, topic); err == nil && routedOnAll(qs, brokers) {
 			return nil
 		}
 		select {
@@ -121,6 +125,20 @@ func (t *Transport) createTopic(topic string) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// routedOnAll reports whether queues include some on each of brokers.
+func routedOnAll(queues []*primitive.MessageQueue, brokers map[string]string) bool {
+	on := make(map[string]bool, len(brokers))
+	for _, q := range queues {
+		on[q.BrokerName] = true
+	}
+	for name := range brokers {
+		if !on[name] {
+			return false
+		}
+	}
+	return true
 }
 
 type subscription struct {
