@@ -4,7 +4,7 @@
 GO       ?= go
 # The go tool skips testdata/ under ./..., so the compiled golden packages
 # of the generator are named explicitly.
-PKGS     := ./... ./testdata/golden/... ./testdata/proto/...
+PKGS     := ./... ./testdata/golden/... ./testdata/proto/... ./testdata/internal/...
 BROKER   := tools/rocketmq/broker.sh
 
 .PHONY: demo test test-unit race faults lint generate checkgenerate bench bench-run bench-short bench-java broker-up broker-down broker-status

@@ -12,7 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mqrpc/mqrpc/runtime"
-	"github.com/mqrpc/mqrpc/testdata/golden/internal/goldentest"
+	"github.com/mqrpc/mqrpc/testdata/internal/goldentest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

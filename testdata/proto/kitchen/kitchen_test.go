@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/mqrpc/mqrpc/runtime"
+	"github.com/mqrpc/mqrpc/testdata/internal/goldentest"
 	"github.com/mqrpc/mqrpc/testdata/proto/internal/prototest"
 )
 
@@ -35,7 +36,7 @@ func TestEveryFieldKindCallsThrough(t *testing.T) {
 		St: st, WS: wrapperspb.String(""), Child: &Sink{Colors: []Color{Color_COLOR_BLUE}},
 	}
 	in.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 5000, protowire.VarintType), 9))
-	client := prototest.Serve(t, func(s *runtime.Server) error { return RegisterKitchen(s, echo{}) })
+	client := goldentest.Serve(t, func(s *runtime.Server) error { return RegisterKitchen(s, echo{}) })
 	for _, c := range prototest.Codecs {
 		t.Run(c.Name(), func(t *testing.T) {
 			out, err := NewKitchenClient(client, runtime.WithCodec(c)).Cook(prototest.Ctx(t), in)
@@ -55,7 +56,7 @@ type nilCook struct{}
 func (nilCook) Cook(context.Context, *Sink) (*Sink, error) { return nil, nil }
 
 func TestNilResponseArrivesEmpty(t *testing.T) {
-	client := prototest.Serve(t, func(s *runtime.Server) error { return RegisterKitchen(s, nilCook{}) })
+	client := goldentest.Serve(t, func(s *runtime.Server) error { return RegisterKitchen(s, nilCook{}) })
 	for _, c := range prototest.Codecs {
 		out, err := NewKitchenClient(client, runtime.WithCodec(c)).Cook(prototest.Ctx(t), &Sink{S: "x"})
 		if err != nil || out == nil || !proto.Equal(out, &Sink{}) {

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mqrpc/mqrpc/runtime"
+	"github.com/mqrpc/mqrpc/testdata/internal/goldentest"
 	"github.com/mqrpc/mqrpc/testdata/proto/internal/prototest"
 )
 
@@ -25,7 +26,7 @@ func TestSnakeCaseMethodCallsThrough(t *testing.T) {
 	if Store_GetValue_FullMethodName != "/legacy.Store/get_value" {
 		t.Errorf("full method name %q, want the proto name", Store_GetValue_FullMethodName)
 	}
-	client := prototest.Serve(t, func(s *runtime.Server) error { return RegisterStore(s, store{}) })
+	client := goldentest.Serve(t, func(s *runtime.Server) error { return RegisterStore(s, store{}) })
 	for _, c := range prototest.Codecs {
 		t.Run(c.Name(), func(t *testing.T) {
 			k := &Key{Name: proto.String("k"), Kind: Key_SPECIAL.Enum(), Extra: &Key_Extra{Note: proto.String("n")}}
@@ -43,7 +44,7 @@ func TestSnakeCaseMethodCallsThrough(t *testing.T) {
 }
 
 func TestMissingRequiredFieldFailsBeforeSending(t *testing.T) {
-	client := prototest.Serve(t, func(s *runtime.Server) error { return RegisterStore(s, store{}) })
+	client := goldentest.Serve(t, func(s *runtime.Server) error { return RegisterStore(s, store{}) })
 	for _, c := range prototest.Codecs {
 		_, err := NewStoreClient(client, runtime.WithCodec(c)).GetValue(prototest.Ctx(t), &Key{})
 		if runtime.CodeOf(err) != runtime.Internal {

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/mqrpc/mqrpc/runtime"
+	"github.com/mqrpc/mqrpc/testdata/internal/goldentest"
 	"github.com/mqrpc/mqrpc/testdata/proto/internal/prototest"
 	sharedpb "github.com/mqrpc/mqrpc/testdata/proto/shared"
 )
@@ -52,7 +53,7 @@ func (gamma) Swap(_ context.Context, p *Pair) (*Pair, error) {
 // package on one server and calls each method with each codec.
 func TestServicesOfTwoFilesCallThrough(t *testing.T) {
 	a := alpha{closed: make(chan struct{}, 2)}
-	client := prototest.Serve(t, func(s *runtime.Server) error {
+	client := goldentest.Serve(t, func(s *runtime.Server) error {
 		return errors.Join(RegisterAlpha(s, a), RegisterBeta(s, beta{}), RegisterGamma(s, gamma{}))
 	})
 	for _, c := range prototest.Codecs {

@@ -1,5 +1,5 @@
-// Package prototest connects a golden package's generated client to its
-// generated server over an in-memory transport.
+// Package prototest holds what the protobuf golden tests share beyond
+// goldentest.Serve: the codecs they call with and a bounded context.
 package prototest
 
 import (
@@ -8,35 +8,11 @@ import (
 	"time"
 
 	"github.com/mqrpc/mqrpc/codec"
-	"github.com/mqrpc/mqrpc/runtime"
-	"github.com/mqrpc/mqrpc/runtime/memtransport"
 )
 
 // Codecs are the codecs every golden test calls with; a server answers
 // both without being told.
 var Codecs = []codec.Codec{codec.Msgpack, codec.Proto}
-
-// Serve starts a server with the services register adds and returns a
-// client of it; both are stopped when the test ends.
-func Serve(t *testing.T, register func(*runtime.Server) error) *runtime.Client {
-	t.Helper()
-	tr := memtransport.New()
-	t.Cleanup(func() { _ = tr.Close() })
-	srv := runtime.NewServer(tr)
-	if err := register(srv); err != nil {
-		t.Fatalf("register: %v", err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	t.Cleanup(srv.GracefulStop)
-	client, err := runtime.NewClient(tr)
-	if err != nil {
-		t.Fatalf("new client: %v", err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
-	return client
-}
 
 // Ctx is a context that ends with the test or after ten seconds.
 func Ctx(t *testing.T) context.Context {
