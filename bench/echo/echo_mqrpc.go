@@ -26,7 +26,7 @@ type EchoClient struct {
 
 var _ Echo = (*EchoClient)(nil)
 
-// NewEchoClient returns a Echo whose methods call the service
+// NewEchoClient returns an Echo whose methods call the service
 // through c, with opts applied to every call.
 func NewEchoClient(c *runtime.Client, opts ...runtime.CallOption) *EchoClient {
 	return &EchoClient{client: c, opts: opts}

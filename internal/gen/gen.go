@@ -352,7 +352,7 @@ func generateClient(f *jen.File, n *names) {
 		jen.Id("opts").Index().Qual(runtimePath, "CallOption"),
 	)
 	f.Var().Id("_").Id(n.svc.Name).Op("=").Parens(jen.Op("*").Id(n.client)).Parens(jen.Nil())
-	f.Comment(docComment(fmt.Sprintf("%s returns a %s whose methods call the service\nthrough c, with opts applied to every call.", n.newClient, n.svc.Name)))
+	f.Comment(docComment(fmt.Sprintf("%s returns %s %s whose methods call the service\nthrough c, with opts applied to every call.", n.newClient, article(n.svc.Name), n.svc.Name)))
 	f.Func().Id(n.newClient).Params(
 		jen.Id("c").Op("*").Qual(runtimePath, "Client"),
 		jen.Id("opts").Op("...").Qual(runtimePath, "CallOption"),
@@ -660,4 +660,13 @@ func (n *namer) fresh(base string) string {
 	}
 	n.taken[name] = model.Pos{}
 	return name
+}
+
+// article is the indefinite article for a name as written, by its first
+// letter: "an Echo", "a Calculator".
+func article(name string) string {
+	if name != "" && strings.ContainsRune("AEIOUaeiou", rune(name[0])) {
+		return "an"
+	}
+	return "a"
 }

@@ -26,7 +26,7 @@ type EventLogClient struct {
 
 var _ EventLog = (*EventLogClient)(nil)
 
-// NewEventLogClient returns a EventLog whose methods call the service
+// NewEventLogClient returns an EventLog whose methods call the service
 // through c, with opts applied to every call.
 func NewEventLogClient(c *runtime.Client, opts ...runtime.CallOption) *EventLogClient {
 	return &EventLogClient{client: c, opts: opts}

@@ -30,7 +30,7 @@ type AdminClient struct {
 
 var _ Admin = (*AdminClient)(nil)
 
-// NewAdminClient returns a Admin whose methods call the service
+// NewAdminClient returns an Admin whose methods call the service
 // through c, with opts applied to every call.
 func NewAdminClient(c *runtime.Client, opts ...runtime.CallOption) *AdminClient {
 	return &AdminClient{client: c, opts: opts}

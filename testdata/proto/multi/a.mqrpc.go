@@ -35,7 +35,7 @@ type AlphaClient struct {
 
 var _ Alpha = (*AlphaClient)(nil)
 
-// NewAlphaClient returns a Alpha whose methods call the service
+// NewAlphaClient returns an Alpha whose methods call the service
 // through c, with opts applied to every call.
 func NewAlphaClient(c *runtime.Client, opts ...runtime.CallOption) *AlphaClient {
 	return &AlphaClient{client: c, opts: opts}
