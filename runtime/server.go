@@ -293,16 +293,14 @@ func (s *Server) parse(msg *Message, now time.Time) (request, *serverMethod, *Er
 		}
 		req.codec = c
 	}
+	// methods and byTopic are read without the lock: registration ends
+	// when the server starts (RegisterService refuses afterwards), and
+	// requests are delivered only after Start has subscribed.
 	if req.method == "" {
 		// Plain RocketMQ clients name the method by topic and tag.
-		s.mu.Lock()
-		service := s.byTopic[msg.Topic]
-		s.mu.Unlock()
-		req.method = FullMethodName(service, msg.Tag)
+		req.method = FullMethodName(s.byTopic[msg.Topic], msg.Tag)
 	}
-	s.mu.Lock()
 	m := s.methods[req.method]
-	s.mu.Unlock()
 	if m == nil {
 		return req, nil, Errorf(Unimplemented, "unknown method %s", req.method)
 	}
