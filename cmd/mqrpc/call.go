@@ -40,10 +40,7 @@ func cmdDescribe(ctx context.Context, e *env, args []string) int {
 		return e.fail(exitUnreachable, "%v", err)
 	}
 	defer closeFn()
-	opts := []runtime.CallOption{runtime.WithTimeout(*timeout)}
-	if *topic != "" {
-		opts = append(opts, runtime.WithTopic(*topic))
-	}
+	opts := callOptions(*timeout, *topic)
 	d, err := runtime.Describe(ctx, c, service, opts...)
 	if err != nil {
 		return e.fail(statusExit(err), "describe %s: %v", service, err)
@@ -212,10 +209,7 @@ func cmdCall(ctx context.Context, e *env, args []string) int {
 		return e.fail(exitUnreachable, "%v", err)
 	}
 	defer closeFn()
-	opts := []runtime.CallOption{runtime.WithTimeout(*timeout)}
-	if *topic != "" {
-		opts = append(opts, runtime.WithTopic(*topic))
-	}
+	opts := callOptions(*timeout, *topic)
 	full := runtime.FullMethodName(service, method)
 
 	var desc *runtime.MethodDescription
@@ -359,4 +353,14 @@ func (m *metadataFlag) Set(s string) error {
 	}
 	(*m)[strings.ToLower(k)] = v
 	return nil
+}
+
+// callOptions bounds a call by timeout and sends it to topic when one is
+// given, instead of the service's default topic.
+func callOptions(timeout time.Duration, topic string) []runtime.CallOption {
+	opts := []runtime.CallOption{runtime.WithTimeout(timeout)}
+	if topic != "" {
+		opts = append(opts, runtime.WithTopic(topic))
+	}
+	return opts
 }
