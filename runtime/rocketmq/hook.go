@@ -214,6 +214,18 @@ func (c libClient) awaitRebalance() error {
 	return nil
 }
 
+// holdRebalance defers the client's rebalances until the returned release
+// is called, by holding its rebalance lock. If the lock cannot be found or
+// stays held for longer than lockPatience, nothing is held and release
+// does nothing.
+func (c libClient) holdRebalance() (release func()) {
+	m, err := c.mutex("rbMutex")
+	if err != nil || !tryLock(m, lockPatience) {
+		return func() {}
+	}
+	return m.Unlock
+}
+
 // lockPatience bounds waits on the library's locks; their holders do
 // network calls of a few seconds at most.
 const lockPatience = 10 * time.Second

@@ -51,7 +51,17 @@ func (t *Transport) Subscribe(topic, group string, h runtime.Handler) (runtime.S
 	if err := c.Subscribe(topic, consumer.MessageSelector{Type: consumer.TAG, Expression: "*"}, s.consume); err != nil {
 		return nil, fmt.Errorf("rocketmq: subscribe %s: %w", topic, err)
 	}
-	if err := c.Start(); err != nil {
+	// Start registers the group with the brokers by a heartbeat to one
+	// broker after another, and a broker that has it already notifies the
+	// client, whose rebalance then may pull from a broker that does not
+	// have it yet. That broker refuses the pull and the library waits 3 s
+	// before pulling the queue again: the first requests on those queues
+	// would wait 3 s. Rebalances are held until Start's heartbeat has
+	// reached every broker.
+	release := t.client.holdRebalance()
+	err = c.Start()
+	release()
+	if err != nil {
 		return nil, fmt.Errorf("rocketmq: start consumer of %s: %w", topic, err)
 	}
 	t.mu.Lock()
