@@ -18,9 +18,6 @@ import (
 	"github.com/mqrpc/mqrpc/runtime"
 )
 
-// Property names this transport puts on requests, as RocketMQ does.
-const propReplyTo = "REPLY_TO_CLIENT"
-
 // DefaultRetention bounds how many messages a topic keeps for consumer
 // groups that have not read them yet.
 const DefaultRetention = 1 << 20
@@ -34,13 +31,12 @@ const DefaultConsumers = 64
 type Broker struct {
 	mu      sync.Mutex
 	topics  map[string]*topic
-	clients map[string]*Transport // by reply-to id
 	nextID  int
 }
 
 // NewBroker returns an empty broker.
 func NewBroker() *Broker {
-	return &Broker{topics: make(map[string]*topic), clients: make(map[string]*Transport)}
+	return &Broker{topics: make(map[string]*topic)}
 }
 
 // New returns a transport on a broker of its own, for a client and server
@@ -53,7 +49,6 @@ func (b *Broker) NewTransport() *Transport {
 	defer b.mu.Unlock()
 	b.nextID++
 	t := &Transport{broker: b, id: "mem-" + strconv.Itoa(b.nextID)}
-	b.clients[t.id] = t
 	return t
 }
 
@@ -78,7 +73,11 @@ func (tp *topic) trim() {
 	low = max(low, tp.end()-DefaultRetention)
 	if n := low - tp.base; n > 0 {
 		clear(tp.log[:n])
-		tp.log = tp.log[n:]
+		if n == int64(len(tp.log)) {
+			tp.log = tp.log[:0] // keep the array: the usual case, everything read
+		} else {
+			tp.log = tp.log[n:]
+		}
 		tp.base = low
 		for _, g := range tp.groups {
 			g.next = max(g.next, low)
@@ -147,9 +146,11 @@ func (t *Transport) ListenReplies(h func(*runtime.Message)) error {
 	return nil
 }
 
+// Request stores a copy of msg whose Origin is t, the transport its reply
+// goes to.
 func (t *Transport) Request(ctx context.Context, msg *runtime.Message) error {
 	m := stamped(msg)
-	m.Properties[propReplyTo] = t.id
+	m.Origin = t
 	return t.publish(ctx, m)
 }
 
@@ -195,25 +196,27 @@ func (t *Transport) Reply(ctx context.Context, request, reply *runtime.Message) 
 	if t.isClosed() {
 		return runtime.ErrClosed
 	}
-	to, ok := request.Properties[propReplyTo]
+	dst, ok := request.Origin.(*Transport)
 	if !ok {
-		return errors.New("memtransport: request has no reply-to client")
-	}
-	b := t.broker
-	b.mu.Lock()
-	dst := b.clients[to]
-	b.mu.Unlock()
-	if dst == nil {
-		return errors.New("memtransport: reply-to client " + to + " is gone")
+		return errors.New("memtransport: request was not delivered by a memtransport, or expects no reply")
 	}
 	dst.mu.Lock()
-	h := dst.replies
+	h, closed := dst.replies, dst.closed
 	dst.mu.Unlock()
-	if h == nil {
-		return errors.New("memtransport: client " + to + " does not listen for replies")
+	switch {
+	case closed:
+		return errors.New("memtransport: reply-to client " + dst.id + " is gone")
+	case h == nil:
+		return errors.New("memtransport: client " + dst.id + " does not listen for replies")
 	}
 	m := stamped(reply)
-	m.Properties[runtime.PropCorrelationID] = request.Properties[runtime.PropCorrelationID]
+	if id := request.Properties[runtime.PropCorrelationID]; m.Properties[runtime.PropCorrelationID] != id {
+		m.Properties = maps.Clone(m.Properties)
+		if m.Properties == nil {
+			m.Properties = make(map[string]string, 1)
+		}
+		m.Properties[runtime.PropCorrelationID] = id
+	}
 	h(m)
 	return nil
 }
@@ -235,7 +238,7 @@ func (t *Transport) Subscribe(topicName, groupName string, h runtime.Handler) (r
 		g = &group{topic: tp, next: tp.base, wake: make(chan struct{}, 1)}
 		tp.groups[groupName] = g
 	}
-	s := &subscription{t: t, g: g, h: h, slots: make(chan struct{}, DefaultConsumers), stop: make(chan struct{})}
+	s := &subscription{t: t, g: g, h: h, work: make(chan *runtime.Message), stop: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	g.subs = append(g.subs, s)
 	if g.done == nil {
@@ -267,10 +270,7 @@ func (b *Broker) dispatch(g *group, done chan struct{}) {
 			<-g.wake
 			continue
 		}
-		select {
-		case s.slots <- struct{}{}:
-			go s.deliver(m)
-		case <-s.stop:
+		if !s.hand(m) {
 			s.inflight.Done()
 			b.requeue(g, m)
 		}
@@ -301,10 +301,6 @@ func (t *Transport) Close() error {
 	for _, s := range subs {
 		errs = append(errs, s.Stop())
 	}
-	b := t.broker
-	b.mu.Lock()
-	delete(b.clients, t.id)
-	b.mu.Unlock()
 	return errors.Join(errs...)
 }
 
@@ -320,15 +316,57 @@ type subscription struct {
 	h        runtime.Handler
 	ctx      context.Context
 	cancel   context.CancelFunc
-	slots    chan struct{}
 	stop     chan struct{}
 	stopOnce sync.Once
-	inflight sync.WaitGroup
+	inflight sync.WaitGroup // messages taken for the subscription and not yet handled
+
+	// Up to DefaultConsumers workers run the handler, each taking
+	// messages from work; they are started as the load needs them and
+	// end when the subscription stops. nworkers is the dispatcher's.
+	work     chan *runtime.Message
+	nworkers int
+	workers  sync.WaitGroup
+}
+
+// hand gives m to an idle worker, or to a new one while fewer than
+// DefaultConsumers run, or else waits for a worker to be free. It reports
+// false, not having handed m over, when the subscription stops first.
+func (s *subscription) hand(m *runtime.Message) bool {
+	select {
+	case s.work <- m:
+		return true
+	default:
+	}
+	if s.nworkers < DefaultConsumers {
+		s.nworkers++
+		s.workers.Add(1)
+		go s.worker(m)
+		return true
+	}
+	select {
+	case s.work <- m:
+		return true
+	case <-s.stop:
+		return false
+	}
+}
+
+// worker handles m, then every message handed to it until the
+// subscription stops.
+func (s *subscription) worker(m *runtime.Message) {
+	defer s.workers.Done()
+	for {
+		s.deliver(m)
+		select {
+		case m = <-s.work:
+		case <-s.stop:
+			return
+		}
+	}
 }
 
 func (s *subscription) deliver(m *runtime.Message) {
 	defer s.inflight.Done()
-	defer func() { <-s.slots }()
 	if err := s.h(s.ctx, m); err != nil {
 		s.t.broker.requeue(s.g, m)
 	}
@@ -347,7 +385,10 @@ func (s *subscription) Stop() error {
 		b.mu.Unlock()
 		close(s.stop)
 		s.g.signal()
+		// Every message taken for s is handled or requeued, and so handed
+		// to no worker any more: the workers can all be waited for.
 		s.inflight.Wait()
+		s.workers.Wait()
 		s.cancel()
 		if last && done != nil {
 			<-done
@@ -357,22 +398,12 @@ func (s *subscription) Stop() error {
 }
 
 // stamped returns a copy of m sent and stored now: this broker stores a
-// message the moment it is sent.
+// message the moment it is sent. The copy shares m's properties and body,
+// which neither side may change once m is handed to a transport.
 func stamped(m *runtime.Message) *runtime.Message {
-	c := clone(m)
+	c := *m
+	c.Origin = nil
 	c.SentAt = time.Now()
 	c.StoredAt = c.SentAt
-	return c
-}
-
-// clone copies a message so that neither side sees the other's changes, as
-// a real broker's copy would.
-func clone(m *runtime.Message) *runtime.Message {
-	c := *m
-	c.Properties = maps.Clone(m.Properties)
-	if c.Properties == nil {
-		c.Properties = make(map[string]string)
-	}
-	c.Body = slices.Clone(m.Body)
 	return &c
 }
