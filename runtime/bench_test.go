@@ -58,16 +58,15 @@ func benchAdd(ctx context.Context, c *runtime.Client, a, b int) (int, error) {
 	return out.R0, err
 }
 
-// newBenchClient serves benchAdderImpl on an in-process transport and
-// returns a client of it. Everything is stopped, and checked for leaked
-// goroutines, when the benchmark ends.
-func newBenchClient(b *testing.B) *runtime.Client {
+// newBenchClient serves benchAdderImpl on tr and returns a client of it.
+// Everything is stopped, and checked for leaked goroutines, when the
+// benchmark ends.
+func newBenchClient(b *testing.B, tr runtime.Transport) *runtime.Client {
 	b.Helper()
 	// Benchmarks run beside the testing package's own goroutines; only
 	// those started here must be gone at the end.
 	before := goleak.IgnoreCurrent()
 	b.Cleanup(func() { goleak.VerifyNone(b, before) }) // runs last
-	tr := memtransport.New()
 	srv := runtime.NewServer(tr)
 	if err := srv.RegisterService(&benchAdderDesc, benchAdderImpl{}); err != nil {
 		b.Fatal(err)
@@ -93,10 +92,21 @@ func newBenchClient(b *testing.B) *runtime.Client {
 
 var benchSink int
 
-// BenchmarkInvokeMemtransport is one call through the whole runtime:
-// encode, memtransport, dispatch, handler, reply, decode.
+// BenchmarkInvokeMemtransport is one call through the whole runtime and
+// an in-process queue: encode, memtransport (a copy of each message, a
+// dispatcher and a worker goroutine), dispatch, handler, reply, decode.
 func BenchmarkInvokeMemtransport(b *testing.B) {
-	cl := newBenchClient(b)
+	benchmarkInvoke(b, memtransport.New())
+}
+
+// BenchmarkInvokeLoopback is the same call over a transport that costs
+// nothing: the runtime's own overhead, client and server.
+func BenchmarkInvokeLoopback(b *testing.B) {
+	benchmarkInvoke(b, &loopback{})
+}
+
+func benchmarkInvoke(b *testing.B, tr runtime.Transport) {
+	cl := newBenchClient(b, tr)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -107,6 +117,40 @@ func BenchmarkInvokeMemtransport(b *testing.B) {
 		benchSink = sum
 	}
 }
+
+// loopback is a transport with no cost of its own, for one client and one
+// server: it runs the server's handler on the goroutine that sends the
+// request, and hands the reply straight to the client.
+type loopback struct {
+	replies func(*runtime.Message)
+	handler runtime.Handler
+}
+
+func (l *loopback) ListenReplies(h func(*runtime.Message)) error {
+	l.replies = h
+	return nil
+}
+
+func (l *loopback) Request(ctx context.Context, msg *runtime.Message) error {
+	return l.handler(ctx, msg)
+}
+
+func (l *loopback) Send(ctx context.Context, msg *runtime.Message) error {
+	return l.handler(ctx, msg)
+}
+
+func (l *loopback) Subscribe(_, _ string, h runtime.Handler) (runtime.Subscription, error) {
+	l.handler = h
+	return l, nil
+}
+
+func (l *loopback) Reply(_ context.Context, _, reply *runtime.Message) error {
+	l.replies(reply)
+	return nil
+}
+
+func (l *loopback) Stop() error  { return nil }
+func (l *loopback) Close() error { return nil }
 
 // BenchmarkDirectCall is the same Add called on the implementation, through
 // the interface as the server does: the floor the runtime adds to.
@@ -126,7 +170,7 @@ func BenchmarkDirectCall(b *testing.B) {
 // BenchmarkInvokeParallel makes calls from GOMAXPROCS goroutines over one
 // client and server.
 func BenchmarkInvokeParallel(b *testing.B) {
-	cl := newBenchClient(b)
+	cl := newBenchClient(b, memtransport.New())
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

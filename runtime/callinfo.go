@@ -69,8 +69,13 @@ func since(from, to time.Time) time.Duration {
 // interceptor's invoke makes: read it after invoke returns, from the ctx the
 // interceptor was given, to see the call id and the reply's times.
 func CallInfoFromContext(ctx context.Context) (CallInfo, bool) {
-	r, ok := ctx.Value(callKey{}).(*callRecord)
-	if !ok {
+	var r *callRecord
+	switch v := ctx.Value(callKey{}).(type) {
+	case *callRecord: // a handler's
+		r = v
+	case *clientCall:
+		r = &v.rec
+	default:
 		return CallInfo{}, false
 	}
 	r.mu.Lock()
@@ -80,13 +85,8 @@ func CallInfoFromContext(ctx context.Context) (CallInfo, bool) {
 
 type callKey struct{}
 
-// callRecord is the per-call value on a call's context. On the client it
-// also carries the resolved call options from Invoke through the
-// interceptor chain to its end, so that interceptors keep a small
-// signature.
+// callRecord is what is known about a call, on either side.
 type callRecord struct {
-	opts *callOptions // nil on the server
-
 	// mu guards info: an interceptor may run invoke on another goroutine.
 	mu   sync.Mutex
 	info CallInfo
@@ -98,9 +98,9 @@ func (r *callRecord) update(f func(*CallInfo)) {
 	r.mu.Unlock()
 }
 
-// sent notes the request a client is about to hand to its transport.
-func (r *callRecord) sent(msg *Message) {
+// sent notes the request a client hands to its transport at now.
+func (r *callRecord) sent(msg *Message, now time.Time) {
 	r.update(func(ci *CallInfo) {
-		ci.ID, ci.Method, ci.Topic, ci.RequestSent = msg.Key, msg.Properties[PropMethod], msg.Topic, time.Now()
+		ci.ID, ci.Method, ci.Topic, ci.RequestSent = msg.Key, msg.Properties[PropMethod], msg.Topic, now
 	})
 }

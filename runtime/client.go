@@ -64,40 +64,53 @@ func NewClient(t Transport, opts ...ClientOption) (*Client, error) {
 // results into results. Generated clients call it; args and results are
 // pointers to the generated argument and result structs.
 func (c *Client) Invoke(ctx context.Context, method string, args, results any, opts ...CallOption) error {
-	return c.invoke(c.withCall(ctx, method, opts), method, args, results)
+	cc := c.newCall(method, opts)
+	if len(c.opts.interceptors) == 0 {
+		return c.roundTrip(ctx, cc, method, args, results)
+	}
+	return c.invoke(context.WithValue(ctx, callKey{}, cc), method, args, results)
 }
 
 // Send makes a one-way call: it returns once the transport has stored the
 // request, and no reply ever comes.
 func (c *Client) Send(ctx context.Context, method string, args any, opts ...CallOption) error {
-	return c.send(c.withCall(ctx, method, opts), method, args, nil)
-}
-
-// withCall returns ctx carrying the call's resolved options and the record
-// that CallInfoFromContext reads.
-func (c *Client) withCall(ctx context.Context, method string, opts []CallOption) context.Context {
-	return context.WithValue(ctx, callKey{}, &callRecord{opts: c.resolve(opts), info: CallInfo{Method: method}})
-}
-
-// callFrom returns the record Invoke or Send put on ctx; an interceptor that
-// starts a new context loses it, and the call gets the client's default
-// options and a record no interceptor sees.
-func (c *Client) callFrom(ctx context.Context, method string) *callRecord {
-	if r, ok := ctx.Value(callKey{}).(*callRecord); ok && r.opts != nil {
-		return r
+	cc := c.newCall(method, opts)
+	if len(c.opts.interceptors) == 0 {
+		return c.sendCall(ctx, cc, method, args)
 	}
-	return &callRecord{opts: c.resolve(nil), info: CallInfo{Method: method}}
+	return c.send(context.WithValue(ctx, callKey{}, cc), method, args, nil)
 }
 
-func (c *Client) resolve(opts []CallOption) *callOptions {
-	o := &callOptions{codec: codec.Msgpack}
+// clientCall is one call's state: what CallInfoFromContext reports, the
+// resolved call options and the request, in one allocation. With
+// interceptors it travels on the context, from Invoke through the chain to
+// its end, so that interceptors keep a small signature.
+type clientCall struct {
+	rec  callRecord
+	opts callOptions
+	req  Message
+}
+
+func (c *Client) newCall(method string, opts []CallOption) *clientCall {
+	cc := &clientCall{opts: callOptions{codec: codec.Msgpack}}
+	cc.rec.info.Method = method
 	for _, f := range c.opts.callDefaults {
-		f(o)
+		f(&cc.opts)
 	}
 	for _, f := range opts {
-		f(o)
+		f(&cc.opts)
 	}
-	return o
+	return cc
+}
+
+// callFrom returns the call Invoke or Send put on ctx; an interceptor that
+// starts a new context loses it, and the call gets the client's default
+// options and a record no interceptor sees.
+func (c *Client) callFrom(ctx context.Context, method string) *clientCall {
+	if cc, ok := ctx.Value(callKey{}).(*clientCall); ok {
+		return cc
+	}
+	return c.newCall(method, nil)
 }
 
 // DroppedReplies counts replies that found no waiting call: late ones after
@@ -129,20 +142,32 @@ func (c *Client) Close() error {
 
 // call is the end of the interceptor chain for a call with a reply.
 func (c *Client) call(ctx context.Context, method string, args, results any) error {
-	rec := c.callFrom(ctx, method)
-	o := rec.opts
-	msg, deadline, err := c.newRequest(ctx, method, args, o)
+	return c.roundTrip(ctx, c.callFrom(ctx, method), method, args, results)
+}
+
+// sendOneWay is the end of the interceptor chain for a one-way call.
+func (c *Client) sendOneWay(ctx context.Context, method string, args, _ any) error {
+	return c.sendCall(ctx, c.callFrom(ctx, method), method, args)
+}
+
+// roundTrip sends the request of cc and waits for its reply.
+func (c *Client) roundTrip(ctx context.Context, cc *clientCall, method string, args, results any) error {
+	deadline, now, err := c.newRequest(ctx, cc, method, args)
 	if err != nil {
 		return err
 	}
+	msg := &cc.req
 	id := msg.Key
-	ch := make(chan *Message, 1)
+	ch := replyChans.Get().(chan *Message)
 	if err := c.addPending(id, ch); err != nil {
+		replyChans.Put(ch)
 		return err
 	}
-	rec.sent(msg)
+	cc.rec.sent(msg, now)
 	if err := c.transport.Request(ctx, msg); err != nil {
-		c.removePending(id)
+		if c.removePending(id) {
+			replyChans.Put(ch)
+		}
 		return sendError(ctx, err)
 	}
 
@@ -150,8 +175,8 @@ func (c *Client) call(ctx context.Context, method string, args, results any) err
 	// that travels with the request (which may be earlier than ctx's).
 	var expired <-chan time.Time
 	if d, ok := ctx.Deadline(); !ok || deadline.Before(d) {
-		timer := time.NewTimer(time.Until(deadline))
-		defer timer.Stop()
+		timer := newTimer(deadline.Sub(now))
+		defer releaseTimer(timer)
 		expired = timer.C
 	}
 	var reply *Message
@@ -163,28 +188,31 @@ func (c *Client) call(ctx context.Context, method string, args, results any) err
 			reply, ok = <-ch // a reply won the race; use it
 			break
 		}
+		replyChans.Put(ch)
 		return fromContextError(ctx.Err())
 	case <-expired:
 		if !c.removePending(id) {
 			reply, ok = <-ch
 			break
 		}
+		replyChans.Put(ch)
 		return Errorf(DeadlineExceeded, "no reply to %s by its deadline", method)
 	}
 	if !ok {
-		return NewError(Canceled, "client closed")
+		return NewError(Canceled, "client closed") // ch is closed: not reused
 	}
-	rec.update(func(ci *CallInfo) {
+	// The one reply sent on ch has been taken, and the call is no longer
+	// pending: nothing sends on ch again.
+	replyChans.Put(ch)
+	cc.rec.update(func(ci *CallInfo) {
 		ci.ReplySent, ci.ReplyStored, ci.ReplyReceived = reply.SentAt, reply.StoredAt, time.Now()
 	})
-	return c.decodeReply(reply, results, o)
+	return c.decodeReply(reply, results, &cc.opts)
 }
 
-// sendOneWay is the end of the interceptor chain for a one-way call.
-func (c *Client) sendOneWay(ctx context.Context, method string, args, _ any) error {
-	rec := c.callFrom(ctx, method)
-	o := rec.opts
-	msg, _, err := c.newRequest(ctx, method, args, o)
+// sendCall sends the request of the one-way call cc.
+func (c *Client) sendCall(ctx context.Context, cc *clientCall, method string, args any) error {
+	_, now, err := c.newRequest(ctx, cc, method, args)
 	if err != nil {
 		return err
 	}
@@ -194,43 +222,74 @@ func (c *Client) sendOneWay(ctx context.Context, method string, args, _ any) err
 	if closed {
 		return wrapError(Unavailable, ErrClosed)
 	}
-	rec.sent(msg)
-	if err := c.transport.Send(ctx, msg); err != nil {
+	cc.rec.sent(&cc.req, now)
+	if err := c.transport.Send(ctx, &cc.req); err != nil {
 		return sendError(ctx, err)
 	}
 	return nil
 }
 
-// newRequest builds the request message and its absolute deadline.
-func (c *Client) newRequest(ctx context.Context, method string, args any, o *callOptions) (*Message, time.Time, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, time.Time{}, fromContextError(err)
+// replyChans holds the channels on which calls wait for their replies. A
+// channel goes back only when it is empty and in no pending entry, so no
+// send can reach it while another call uses it.
+var replyChans = sync.Pool{New: func() any { return make(chan *Message, 1) }}
+
+// timers holds stopped timers. Since Go 1.23 a stopped or reset timer
+// delivers no stale tick, so a pooled timer is as good as a new one.
+var timers sync.Pool
+
+func newTimer(d time.Duration) *time.Timer {
+	if t, ok := timers.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
 	}
+	return time.NewTimer(d)
+}
+
+func releaseTimer(t *time.Timer) {
+	t.Stop()
+	timers.Put(t)
+}
+
+// newRequest fills in the request of cc and returns its absolute deadline,
+// counted from the start of the call, and the time the request was ready
+// to be sent.
+func (c *Client) newRequest(ctx context.Context, cc *clientCall, method string, args any) (deadline, now time.Time, err error) {
+	if err := ctx.Err(); err != nil {
+		return deadline, now, fromContextError(err)
+	}
+	o := &cc.opts
 	tt, err := c.route(method, o)
 	if err != nil {
-		return nil, time.Time{}, err
+		return deadline, now, err
 	}
-	deadline := callDeadline(ctx, o.timeout)
+	deadline = callDeadline(ctx, o.timeout, time.Now())
 	body, err := o.codec.Marshal(args)
 	if err != nil {
-		return nil, time.Time{}, Errorf(Internal, "encode arguments of %s: %v", method, err)
+		return deadline, now, Errorf(Internal, "encode arguments of %s: %v", method, err)
 	}
 	if len(body) > c.opts.maxMessageSize {
-		return nil, time.Time{}, Errorf(ResourceExhausted, "request to %s is %d bytes, over the limit of %d", method, len(body), c.opts.maxMessageSize)
+		return deadline, now, Errorf(ResourceExhausted, "request to %s is %d bytes, over the limit of %d", method, len(body), c.opts.maxMessageSize)
 	}
 	md := OutgoingMetadata(ctx)
 	if err := validMetadata(md); err != nil {
-		return nil, time.Time{}, err
+		return deadline, now, err
 	}
-	id := c.idPrefix + strconv.FormatUint(c.nextID.Add(1), 36)
+	// The call id and the deadline share one allocation.
+	var buf [64]byte
+	b := strconv.AppendUint(append(buf[:0], c.idPrefix...), c.nextID.Add(1), 36)
+	n := len(b)
+	both := string(strconv.AppendInt(b, deadline.UnixMilli(), 10))
+	id := both[:n]
 	props := make(map[string]string, 5+len(md))
 	props[PropCorrelationID] = id
 	props[PropMethod] = method
 	props[PropCodec] = o.codec.Name()
 	props[PropVersion] = ProtocolVersion
-	props[PropDeadline] = strconv.FormatInt(deadline.UnixMilli(), 10)
+	props[PropDeadline] = both[n:]
 	putMetadata(props, MetadataPrefix, md)
-	return &Message{Topic: tt.topic, Tag: tt.tag, Key: id, Properties: props, Body: body}, deadline, nil
+	cc.req = Message{Topic: tt.topic, Tag: tt.tag, Key: id, Properties: props, Body: body}
+	return deadline, time.Now(), nil
 }
 
 // route returns the topic and tag of method, computed once per method.
@@ -334,16 +393,16 @@ func sendError(ctx context.Context, err error) error {
 
 // callDeadline is when a call must end: the earlier of ctx's deadline and the
 // call's timeout, or DefaultTimeout from now when neither is set.
-func callDeadline(ctx context.Context, timeout time.Duration) time.Time {
+func callDeadline(ctx context.Context, timeout time.Duration, now time.Time) time.Time {
 	d, ok := ctx.Deadline()
 	switch {
 	case timeout > 0:
-		if t := time.Now().Add(timeout); !ok || t.Before(d) {
+		if t := now.Add(timeout); !ok || t.Before(d) {
 			return t
 		}
 		return d
 	case ok:
 		return d
 	}
-	return time.Now().Add(DefaultTimeout)
+	return now.Add(DefaultTimeout)
 }

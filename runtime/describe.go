@@ -200,7 +200,7 @@ func (s *Server) addDescribe(desc *ServiceDesc, impl any) {
 			return &describeResults{Description: *s.Description()}, nil
 		},
 	}
-	s.methods[full] = &serverMethod{desc: m, impl: impl, info: UnaryServerInfo{Server: impl, FullMethod: full}}
+	s.methods[full] = newServerMethod(m, impl, full)
 	anyFull := FullMethodName(anyService, DescribeMethod)
-	s.methods[anyFull] = &serverMethod{desc: m, impl: impl, info: UnaryServerInfo{Server: impl, FullMethod: anyFull}}
+	s.methods[anyFull] = newServerMethod(m, impl, anyFull)
 }

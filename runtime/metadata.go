@@ -74,10 +74,6 @@ func IncomingMetadata(ctx context.Context) Metadata {
 	return md
 }
 
-func withIncomingMetadata(ctx context.Context, md Metadata) context.Context {
-	return context.WithValue(ctx, incomingKey{}, md)
-}
-
 // SetTrailer adds key-value pairs to the trailing metadata that the reply
 // of the current call carries back to the caller. It is called from a
 // handler and reports false when ctx is not a handler's context.

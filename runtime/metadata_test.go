@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"testing"
+	"time"
 )
 
 func TestPairs(t *testing.T) {
@@ -106,7 +107,7 @@ func TestIncomingMetadata(t *testing.T) {
 	if md := IncomingMetadata(out); md != nil {
 		t.Errorf("outgoing metadata showed up as incoming: %v", md)
 	}
-	in := withIncomingMetadata(context.Background(), Pairs("Tenant", "acme"))
+	in := &handlerContext{parent: context.Background(), deadline: time.Now().Add(time.Minute), md: Pairs("Tenant", "acme")}
 	if got := IncomingMetadata(in).Get("TENANT"); got != "acme" {
 		t.Errorf("IncomingMetadata.Get = %q, want acme", got)
 	}

@@ -49,8 +49,16 @@ type ServerStats struct {
 
 type serverMethod struct {
 	desc *MethodDesc
-	impl any
 	info UnaryServerInfo
+	call UnaryHandler // desc.Call on the implementation
+}
+
+func newServerMethod(m *MethodDesc, impl any, full string) *serverMethod {
+	return &serverMethod{
+		desc: m,
+		info: UnaryServerInfo{Server: impl, FullMethod: full},
+		call: func(ctx context.Context, args any) (any, error) { return m.Call(ctx, impl, args) },
+	}
 }
 
 // NewServer returns a server that serves over t.
@@ -108,7 +116,7 @@ func (s *Server) RegisterService(desc *ServiceDesc, impl any) error {
 	for i := range desc.Methods {
 		m := &desc.Methods[i]
 		full := FullMethodName(desc.ServiceName, m.Name)
-		s.methods[full] = &serverMethod{desc: m, impl: impl, info: UnaryServerInfo{Server: impl, FullMethod: full}}
+		s.methods[full] = newServerMethod(m, impl, full)
 	}
 	s.addDescribe(desc, impl)
 	return nil
@@ -234,35 +242,32 @@ func (s *Server) serve(msg *Message) {
 		return
 	}
 	if perr != nil {
-		s.reply(msg, req, nil, perr, nil)
+		s.reply(new(Message), msg, req, nil, perr, nil)
 		return
 	}
 	args := m.desc.NewArgs()
 	if err := req.codec.Unmarshal(msg.Body, args); err != nil {
-		s.reply(msg, req, nil, Errorf(InvalidArgument, "decode arguments of %s: %v", req.method, err), nil)
+		s.reply(new(Message), msg, req, nil, Errorf(InvalidArgument, "decode arguments of %s: %v", req.method, err), nil)
 		return
 	}
 
-	var trailer Metadata
-	ctx, cancel := context.WithDeadline(s.ctx, req.deadline)
-	ctx = context.WithValue(withIncomingMetadata(ctx, req.md), trailerKey{}, &trailer)
-	ctx = context.WithValue(ctx, callKey{}, &callRecord{info: CallInfo{
+	ctx := &handlerContext{parent: s.ctx, deadline: req.deadline, md: req.md, rec: callRecord{info: CallInfo{
 		ID:              req.id,
 		Method:          req.method,
 		Topic:           msg.Topic,
 		RequestSent:     msg.SentAt,
 		RequestStored:   msg.StoredAt,
 		RequestReceived: now,
-	}})
+	}}}
 	results, err := s.run(ctx, m, args)
-	cancel()
+	ctx.release()
 	if m.desc.OneWay {
 		if err != nil {
 			s.opts.logger.Warn("mqrpc: one-way call failed", "method", req.method, "call_id", req.id, "err", err)
 		}
 		return
 	}
-	s.reply(msg, req, results, err, trailer)
+	s.reply(&ctx.reply, msg, req, results, err, ctx.trailer)
 }
 
 // parse reads the request envelope. The returned request is usable for a
@@ -316,15 +321,14 @@ func (s *Server) run(ctx context.Context, m *serverMethod, args any) (results an
 			results, err = nil, Errorf(Internal, "handler panic: %v", r)
 		}
 	}()
-	call := func(ctx context.Context, args any) (any, error) { return m.desc.Call(ctx, m.impl, args) }
 	if s.intercept == nil {
-		return call(ctx, args)
+		return m.call(ctx, args)
 	}
-	return s.intercept(ctx, args, &m.info, call)
+	return s.intercept(ctx, args, &m.info, m.call)
 }
 
-// reply encodes and sends the reply to msg.
-func (s *Server) reply(msg *Message, req request, results any, err error, trailer Metadata) {
+// reply encodes the reply to msg into out and sends it.
+func (s *Server) reply(out *Message, msg *Message, req request, results any, err error, trailer Metadata) {
 	props := make(map[string]string, 4+len(trailer))
 	props[PropCorrelationID] = req.id
 	if err == nil {
@@ -352,7 +356,7 @@ func (s *Server) reply(msg *Message, req request, results any, err error, traile
 	} else {
 		props[PropCodec] = req.codec.Name()
 	}
-	out := &Message{Topic: msg.Topic, Tag: msg.Tag, Key: req.id, Properties: props, Body: body}
+	*out = Message{Topic: msg.Topic, Tag: msg.Tag, Key: req.id, Properties: props, Body: body}
 	if err := s.transport.Reply(s.ctx, msg, out); err != nil {
 		s.opts.logger.Warn("mqrpc: send reply", "method", req.method, "call_id", req.id, "err", err)
 	}
