@@ -112,10 +112,14 @@ type pushedReply struct {
 }
 
 // onPushedReply has deliver called with every reply the broker pushes to
-// the client, before the library's own processor (which then finds no
-// pending request of its own and only acknowledges the push). It must be
-// called before the client starts: the library reads its processor table
-// without a lock once connections exist.
+// the client, in place of the library's own processor. That processor
+// parses the push a second time, logs it, and looks for a pending request
+// of the library's own, which mqrpc never makes; all it does that counts
+// is answer the broker with success. So the processor is run once, here,
+// on a push with no fields, and its answer is the model of the one each
+// push gets. onPushedReply must be called before the client starts: the
+// library reads its processor table without a lock once connections
+// exist.
 func (c libClient) onPushedReply(deliver func(pushedReply)) error {
 	rc, err := field(c.v.Elem().Elem(), "remoteClient")
 	if err != nil {
@@ -147,6 +151,18 @@ func (c libClient) onPushedReply(deliver func(pushedReply)) error {
 	if f, ok := cmd.FieldByName("Body"); !ok || f.Type != reflect.TypeFor[[]byte]() {
 		return errors.New("RemotingCommand has no Body")
 	}
+	if ft.NumOut() != 1 || ft.Out(0) != ft.In(0) {
+		return fmt.Errorf("push-reply processor is %s, want it to return *RemotingCommand", ft)
+	}
+	probe := reflect.New(cmd)
+	probe.Elem().FieldByName("ExtFields").Set(reflect.ValueOf(map[string]string{}))
+	ack := orig.Call([]reflect.Value{probe, reflect.ValueOf(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})})[0]
+	if ack.IsNil() {
+		return errors.New("push-reply processor gave no answer to an empty push")
+	}
+	if code := ack.Elem().FieldByName("Code"); !code.CanInt() || code.Int() != 0 {
+		return fmt.Errorf("push-reply processor answered an empty push with code %v, want success (0)", code)
+	}
 	wrapped := reflect.MakeFunc(ft, func(args []reflect.Value) []reflect.Value {
 		if !args[0].IsNil() {
 			cmd := args[0].Elem()
@@ -165,7 +181,12 @@ func (c libClient) onPushedReply(deliver func(pushedReply)) error {
 				storeTimestamp: stored,
 			})
 		}
-		return orig.Call(args)
+		// Each answer is a copy, with a map of its own: the library sets
+		// fields of an answer, and signs it into its map under ACL.
+		res := reflect.New(cmd)
+		res.Elem().Set(ack.Elem())
+		res.Elem().FieldByName("ExtFields").Set(reflect.ValueOf(map[string]string{}))
+		return []reflect.Value{res}
 	})
 	procs.SetMapIndex(key, wrapped)
 	return nil
