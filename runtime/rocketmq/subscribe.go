@@ -29,6 +29,14 @@ func (t *Transport) Subscribe(topic, group string, h runtime.Handler) (runtime.S
 		if err := t.CreateTopic(topic); err != nil {
 			return nil, err
 		}
+		// A message the handler hands back goes to the group's retry
+		// topic, which the broker would create only then; the consumer
+		// would learn its route at its next refresh, 30 s later, and
+		// redeliver nothing until then. Created now, it is routed when
+		// the consumer starts.
+		if err := t.CreateTopic(retryTopicPrefix + group); err != nil {
+			return nil, err
+		}
 	}
 	opts := []consumer.Option{
 		consumer.WithGroupName(group),
@@ -175,7 +183,7 @@ func (s *subscription) consume(ctx context.Context, msgs ...*primitive.MessageEx
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()
-		return consumer.ConsumeRetryLater, nil
+		return retryLater(ctx), nil
 	}
 	s.inflight.Add(1)
 	s.mu.Unlock()
@@ -193,10 +201,24 @@ func (s *subscription) consume(ctx context.Context, msgs ...*primitive.MessageEx
 			StoredAt:   unixMilli(m.StoreTimestamp),
 		}
 		if err := s.h(ctx, msg); err != nil {
-			return consumer.ConsumeRetryLater, nil
+			return retryLater(ctx), nil
 		}
 	}
 	return consumer.ConsumeSuccess, nil
+}
+
+// retryTopicPrefix names a consumer group's retry topic, as RocketMQ does.
+const retryTopicPrefix = "%RETRY%"
+
+// retryLater has the broker deliver the messages of ctx again after 1 s,
+// its shortest delay, rather than after the 10 s it picks by default: a
+// message is handed back when its server is stopping, and another server
+// of the group can take it at once.
+func retryLater(ctx context.Context) consumer.ConsumeResult {
+	if cc, ok := primitive.GetConcurrentlyCtx(ctx); ok {
+		cc.DelayLevelWhenNextConsume = 1
+	}
+	return consumer.ConsumeRetryLater
 }
 
 // Stop suspends pulling, waits for the handlers in progress (whose replies
