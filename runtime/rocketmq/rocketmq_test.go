@@ -39,3 +39,17 @@ func TestConformance(t *testing.T) {
 		Patience: 60 * time.Second,
 	})
 }
+
+// With a single sender every send waits for the one before it; the suite's
+// concurrent calls and replies must still all get through.
+func TestConformanceOneSender(t *testing.T) {
+	addr := rocketmqtest.NameServer(t)
+	transporttest.Run(t, transporttest.Config{
+		NewTransport: func(t testing.TB) runtime.Transport {
+			return newTransport(t, rocketmq.Config{NameServers: []string{addr}, SendGoroutines: 1})
+		},
+		Calls:    200,
+		Slack:    250 * time.Millisecond,
+		Patience: 60 * time.Second,
+	})
+}

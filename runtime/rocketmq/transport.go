@@ -59,6 +59,10 @@ type Config struct {
 	NoCreateTopics bool
 	// SendTimeout bounds one attempt to store a message. Default 3 s.
 	SendTimeout time.Duration
+	// SendGoroutines bounds the sends (requests, one-way calls and
+	// replies) the transport runs at once; more wait for a free one.
+	// Default 64.
+	SendGoroutines int
 	// HeartbeatInterval is how often the client re-registers with every
 	// broker of the cluster, so that a restarted broker can push replies to
 	// it again. Default 5 s.
@@ -86,6 +90,9 @@ func (c *Config) defaults() error {
 	}
 	if c.SendTimeout == 0 {
 		c.SendTimeout = 3 * time.Second
+	}
+	if c.SendGoroutines == 0 {
+		c.SendGoroutines = 64
 	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = 5 * time.Second
@@ -120,6 +127,14 @@ type Transport struct {
 	closed bool
 	sends  sync.WaitGroup // sends in progress, which may outlive their callers
 
+	// Senders run the sends, so that a caller can return at its deadline
+	// while its send goes on (see send). Up to Config.SendGoroutines of
+	// them are started as the load needs them, and they wait for more on
+	// queue until the transport closes.
+	queue    chan *sendJob
+	nsenders int // guarded by mu
+	senders  sync.WaitGroup
+
 	stop chan struct{}
 	done chan struct{}
 }
@@ -149,6 +164,7 @@ func New(cfg Config) (*Transport, error) {
 		instance: "mqrpc-" + hex.EncodeToString(b[:]),
 		subs:     make(map[*subscription]struct{}),
 		stop:     make(chan struct{}),
+		queue:    make(chan *sendJob),
 		done:     make(chan struct{}),
 	}
 	p, err := producer.NewDefaultProducer(append(t.commonProducerOptions(),
@@ -309,15 +325,7 @@ func (t *Transport) Send(ctx context.Context, m *runtime.Message) error {
 }
 
 func (t *Transport) send(ctx context.Context, pm *primitive.Message) error {
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
-		return runtime.ErrClosed
-	}
-	t.sends.Add(1)
-	t.mu.Unlock()
 	if err := ctx.Err(); err != nil {
-		t.sends.Done()
 		return err
 	}
 	// rocketmq-client-go makes the context's deadline the write deadline
@@ -326,25 +334,81 @@ func (t *Transport) send(ctx context.Context, pm *primitive.Message) error {
 	// it: one call whose deadline passed while it was being sent would
 	// cost every reply in flight on the connection (they are lost with
 	// "channel not found" until the next heartbeat, and their calls fail
-	// at their deadlines). So the library gets a context without the
-	// caller's deadline, and the caller returns at that deadline anyway.
-	done := make(chan error, 1)
-	go func() {
-		defer t.sends.Done()
-		// The library bounds each attempt by SendTimeout itself.
-		res, err := t.producer.SendSync(context.WithoutCancel(ctx), pm)
-		if err == nil && res.Status != primitive.SendOK {
-			// The message is stored, but not flushed or replicated as the
-			// broker is configured to; it will be delivered.
-			t.cfg.Logger.Debug("mqrpc: rocketmq send status", "status", res.Status, "topic", pm.Topic)
-		}
-		done <- err
-	}()
+	// at their deadlines). So the library gets no deadline from the
+	// caller: a sender runs the send, and the caller returns at its
+	// deadline anyway.
+	job := &sendJob{pm: pm, done: make(chan error, 1)}
+	if err := t.hand(ctx, job); err != nil {
+		return err
+	}
 	select {
-	case err := <-done:
+	case err := <-job.done:
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// sendJob is one message for a sender, and where its result goes.
+type sendJob struct {
+	pm   *primitive.Message
+	done chan error // buffered: the sender never waits for the caller
+}
+
+// hand gives job to an idle sender, or to a new one while fewer than
+// Config.SendGoroutines run, or else waits for one to be free. It fails,
+// not having handed job over, when the transport is closed or ctx ends
+// first.
+func (t *Transport) hand(ctx context.Context, job *sendJob) error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return runtime.ErrClosed
+	}
+	// Counted before Close can wait for the sends, and handed over
+	// before it stops the senders.
+	t.sends.Add(1)
+	select {
+	case t.queue <- job:
+		t.mu.Unlock()
+		return nil
+	default:
+	}
+	if t.nsenders < t.cfg.SendGoroutines {
+		t.nsenders++
+		t.senders.Add(1)
+		t.mu.Unlock()
+		go t.sender(job)
+		return nil
+	}
+	t.mu.Unlock()
+	select {
+	case t.queue <- job:
+		return nil
+	case <-ctx.Done():
+		t.sends.Done()
+		return ctx.Err()
+	}
+}
+
+// sender runs job, then every job handed to it until the transport stops.
+func (t *Transport) sender(job *sendJob) {
+	defer t.senders.Done()
+	for {
+		// The library bounds each attempt by SendTimeout itself.
+		res, err := t.producer.SendSync(context.Background(), job.pm)
+		if err == nil && res.Status != primitive.SendOK {
+			// The message is stored, but not flushed or replicated as the
+			// broker is configured to; it will be delivered.
+			t.cfg.Logger.Debug("mqrpc: rocketmq send status", "status", res.Status, "topic", job.pm.Topic)
+		}
+		job.done <- err
+		t.sends.Done()
+		select {
+		case job = <-t.queue:
+		case <-t.stop:
+			return
+		}
 	}
 }
 
@@ -454,9 +518,10 @@ func (t *Transport) Close() error {
 	for _, s := range subs {
 		errs = append(errs, s.Stop())
 	}
-	close(t.stop)
-	<-t.done
 	t.sends.Wait()
+	close(t.stop) // ends the heartbeat loop and the idle senders
+	<-t.done
+	t.senders.Wait()
 	errs = append(errs, t.client.shutdown(t.producer.Shutdown))
 	return errors.Join(errs...)
 }
