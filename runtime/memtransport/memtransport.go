@@ -29,9 +29,9 @@ const DefaultConsumers = 64
 // Broker holds the topics that its transports share. The zero value is not
 // usable; call NewBroker.
 type Broker struct {
-	mu      sync.Mutex
-	topics  map[string]*topic
-	nextID  int
+	mu     sync.Mutex
+	topics map[string]*topic
+	nextID int
 }
 
 // NewBroker returns an empty broker.
