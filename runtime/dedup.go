@@ -11,26 +11,27 @@ import (
 type dedup struct {
 	mu    sync.Mutex
 	size  int
-	seen  map[string]time.Time // call id -> deadline
-	queue []dedupEntry         // insertion order; queue[head:] is live
+	seen  map[string]int64 // call id -> deadline, unix ns
+	queue []dedupEntry     // insertion order; queue[head:] is live
 	head  int
 }
 
 type dedupEntry struct {
 	id       string
-	deadline time.Time
+	deadline int64 // unix ns
 }
 
 func newDedup(size int) *dedup {
-	return &dedup{size: max(size, 1), seen: make(map[string]time.Time)}
+	return &dedup{size: max(size, 1), seen: make(map[string]int64)}
 }
 
 // first reports whether id is new (or its earlier deadline has passed), and
 // remembers it until deadline.
 func (d *dedup) first(id string, deadline, now time.Time) bool {
+	dl, ns := deadline.UnixNano(), now.UnixNano()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if dl, ok := d.seen[id]; ok && now.Before(dl) {
+	if old, ok := d.seen[id]; ok && ns < old {
 		return false
 	}
 	// Forget expired entries from the front, and the oldest ones while
@@ -42,10 +43,10 @@ func (d *dedup) first(id string, deadline, now time.Time) bool {
 	// has an entry, so this bounds both.
 	for d.head < len(d.queue) {
 		e := d.queue[d.head]
-		if now.Before(e.deadline) && len(d.queue)-d.head < d.size {
+		if ns < e.deadline && len(d.queue)-d.head < d.size {
 			break
 		}
-		if dl, ok := d.seen[e.id]; ok && dl.Equal(e.deadline) {
+		if old, ok := d.seen[e.id]; ok && old == e.deadline {
 			delete(d.seen, e.id)
 		}
 		d.queue[d.head] = dedupEntry{}
@@ -55,8 +56,8 @@ func (d *dedup) first(id string, deadline, now time.Time) bool {
 		d.queue = append(d.queue[:0], d.queue[d.head:]...)
 		d.head = 0
 	}
-	d.seen[id] = deadline
-	d.queue = append(d.queue, dedupEntry{id, deadline})
+	d.seen[id] = dl
+	d.queue = append(d.queue, dedupEntry{id, dl})
 	return true
 }
 
