@@ -2,6 +2,7 @@ package codec_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,6 +56,36 @@ func newRecord() record {
 	return r
 }
 
+// blobArgs has the shape mqrpcgen gives the arguments (or results) of a
+// method that takes one []byte.
+type blobArgs struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	P        []byte
+}
+
+func newBlob(n int) blobArgs {
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = byte(i * 7)
+	}
+	return blobArgs{P: p}
+}
+
+// stringsArgs is a large value written in many small pieces, unlike a
+// []byte, which the encoder writes at once.
+type stringsArgs struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	S        []string
+}
+
+func newStrings(n int) stringsArgs {
+	s := make([]string, n)
+	for i := range s {
+		s[i] = fmt.Sprintf("%060d", i)
+	}
+	return stringsArgs{S: s}
+}
+
 func BenchmarkCodec(b *testing.B) {
 	codecs := []codec.Codec{codec.Msgpack, jsonCodec{}}
 	values := []struct {
@@ -64,6 +95,9 @@ func BenchmarkCodec(b *testing.B) {
 	}{
 		{"AddArgs", addInts{A: 2, B: 3}, func() any { return new(addInts) }},
 		{"Record1KB", newRecord(), func() any { return new(record) }},
+		{"Bytes64KB", newBlob(64 << 10), func() any { return new(blobArgs) }},
+		{"Bytes1MB", newBlob(1 << 20), func() any { return new(blobArgs) }},
+		{"Strings1MB", newStrings(1 << 14), func() any { return new(stringsArgs) }}, // 16384 strings of 60 bytes
 	}
 	for _, val := range values {
 		for _, c := range codecs {

@@ -3,7 +3,9 @@ package codec
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -24,7 +26,7 @@ func (msgpackCodec) Name() string { return "msgpack" }
 // encoderState pairs an encoder with the buffer it writes to so that both are
 // reused across calls; only the returned slice is allocated per Marshal.
 type encoderState struct {
-	buf bytes.Buffer
+	buf encodeBuffer
 	enc *msgpack.Encoder
 }
 
@@ -40,7 +42,7 @@ const maxPooledBuffer = 64 << 10
 
 func (msgpackCodec) Marshal(v any) (out []byte, err error) {
 	s := encoders.Get().(*encoderState)
-	s.buf.Reset()
+	s.buf.reset(reflect.TypeOf(v))
 	// msgpack panics on some types it does not support (uintptr) and
 	// passes on panics of custom encoders. A server encodes results
 	// outside the handler's recover, so a panic here would take the whole
@@ -55,20 +57,113 @@ func (msgpackCodec) Marshal(v any) (out []byte, err error) {
 	} else {
 		err = s.enc.Encode(v)
 	}
-	if s.buf.Cap() > maxPooledBuffer {
-		// A buffer this large is not pooled, so nothing writes to it
-		// again: hand it out instead of copying it (a large body is
-		// otherwise allocated and copied twice).
-		if err == nil {
-			out = s.buf.Bytes()
-		}
-		return out, err
-	}
 	if err == nil {
-		out = bytes.Clone(s.buf.Bytes())
+		out = s.buf.result()
 	}
+	s.buf.release()
 	encoders.Put(s)
 	return out, err
+}
+
+// encodeBuffer is the writer a pooled encoder writes to. It keeps a buffer
+// of at most maxPooledBuffer bytes across calls; a value that outgrows it
+// is written to a buffer of its own, which Marshal hands out rather than
+// copies, and the pooled buffer stays with the encoder.
+type encodeBuffer struct {
+	b      []byte       // what this call wrote; the pooled buffer until large
+	pooled []byte       // cap ≤ maxPooledBuffer, kept across calls
+	typ    reflect.Type // of the value being encoded, for sizeHints
+	large  int          // buffers allocated past maxPooledBuffer this call
+	hint   *atomic.Int64
+}
+
+// sizeHints remembers, per type, the size of its last encoding that was
+// over maxPooledBuffer and written in many pieces (a long slice, a big
+// map), so that the next one starts in a buffer of that size instead of
+// doubling one up to it, which allocates about twice the final size. When
+// a type's values vary in size, a buffer can be as large as the previous
+// one of the type. A value written mostly at once (a large []byte or
+// string) gets a buffer of its exact size without a hint, so its type gets
+// none. Only types that were encoded large are kept, a bounded set.
+var sizeHints sync.Map // reflect.Type -> *atomic.Int64
+
+func (w *encodeBuffer) reset(typ reflect.Type) {
+	w.b, w.typ, w.large, w.hint = w.pooled[:0], typ, 0, nil
+}
+
+func (w *encodeBuffer) Write(p []byte) (int, error) {
+	if len(p) > cap(w.b)-len(w.b) {
+		w.grow(len(p))
+	}
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+func (w *encodeBuffer) WriteByte(c byte) error {
+	if len(w.b) == cap(w.b) {
+		w.grow(1)
+	}
+	w.b = append(w.b, c)
+	return nil
+}
+
+// grow makes room for n more bytes. The pooled buffer doubles up to
+// maxPooledBuffer. A value that needs more gets a new buffer of its own,
+// at least the size of its type's hint, and the pooled buffer is kept.
+func (w *encodeBuffer) grow(n int) {
+	need := len(w.b) + n
+	var size int
+	switch {
+	case need <= maxPooledBuffer:
+		size = min(max(2*cap(w.b), need, 64), maxPooledBuffer)
+	case w.large == 0:
+		w.pooled = w.b[:0]
+		// Doubling what was written, not the pooled buffer's capacity,
+		// sizes a value written at once exactly.
+		size = max(need, 2*len(w.b))
+		if w.typ != nil {
+			if h, ok := sizeHints.Load(w.typ); ok {
+				w.hint = h.(*atomic.Int64)
+				size = max(size, int(w.hint.Load()))
+			}
+		}
+		w.large++
+	default:
+		size = max(need, 2*cap(w.b))
+		w.large++
+	}
+	b := make([]byte, len(w.b), size)
+	copy(b, w.b)
+	w.b = b
+}
+
+// result returns the bytes written: the large buffer itself, which is
+// never written again, or a copy of the pooled one.
+func (w *encodeBuffer) result() []byte {
+	if w.large == 0 {
+		return bytes.Clone(w.b)
+	}
+	n := int64(len(w.b))
+	switch {
+	case w.hint != nil:
+		if w.hint.Load() != n {
+			w.hint.Store(n)
+		}
+	case w.large > 1 && w.typ != nil:
+		// Grown more than once past the pool's size: written in pieces.
+		h := new(atomic.Int64)
+		h.Store(n)
+		sizeHints.Store(w.typ, h)
+	}
+	return w.b
+}
+
+// release readies the buffer for the pool, keeping it only if it is small.
+func (w *encodeBuffer) release() {
+	if w.large == 0 {
+		w.pooled = w.b[:0]
+	}
+	w.b, w.typ, w.hint = nil, nil, nil
 }
 
 // decoderState pairs a decoder with the reader it reads from so that neither
@@ -85,7 +180,8 @@ var decoders = sync.Pool{New: func() any {
 }}
 
 func (msgpackCodec) Unmarshal(data []byte, v any) (err error) {
-	if err := checkValue(data); err != nil {
+	longest, err := checkValue(data)
+	if err != nil {
 		return err
 	}
 	s := decoders.Get().(*decoderState)
@@ -106,9 +202,12 @@ func (msgpackCodec) Unmarshal(data []byte, v any) (err error) {
 	s.rd.Reset(nil)
 	// A decoder that failed can keep state Reset does not clear (v5.4.1
 	// goes on recording every byte it reads after a RawMessage fails to
-	// decode), and one that read a large body keeps a buffer as large as
-	// its longest string: pool neither.
-	if err == nil && len(data) <= maxPooledBuffer {
+	// decode): it is not pooled. Nor is one that may have read a long
+	// payload: msgpack reads strings, ext data and skipped values through
+	// a scratch buffer it keeps, as large as the longest of them. A bin
+	// decoded into a []byte goes straight to the destination, so a large
+	// body made of one []byte leaves the decoder small.
+	if err == nil && longest <= maxPooledBuffer {
 		decoders.Put(s)
 	}
 	return err
@@ -117,7 +216,9 @@ func (msgpackCodec) Unmarshal(data []byte, v any) (err error) {
 // checkValue walks data without decoding it and fails unless data is
 // exactly one well-formed msgpack value whose declared array and map
 // lengths are backed by bytes: every value takes at least one byte, so the
-// values still owed may never outnumber the bytes left.
+// values still owed may never outnumber the bytes left. It also returns
+// the longest payload length a str, bin or ext header in data declares
+// (the fixed forms, at most 31 bytes, are left out).
 //
 // msgpack v5.4.0 and v5.4.1 allocate a slice of the declared length before
 // reading any element (vmihailenco/msgpack#401: the 1e6-element cap is
@@ -125,7 +226,7 @@ func (msgpackCodec) Unmarshal(data []byte, v any) (err error) {
 // process die of an out-of-memory error that no recover catches. After
 // this check a decode allocates in proportion to the body, whose size the
 // transport bounds, and a server cannot be killed by one request.
-func checkValue(data []byte) error {
+func checkValue(data []byte) (longest int64, err error) {
 	var (
 		pos     int64
 		end           = int64(len(data))
@@ -133,7 +234,7 @@ func checkValue(data []byte) error {
 	)
 	for pending > 0 {
 		if pos >= end {
-			return fmt.Errorf("msgpack: unexpected end of data at byte %d", pos)
+			return 0, fmt.Errorf("msgpack: unexpected end of data at byte %d", pos)
 		}
 		c := data[pos]
 		pos++
@@ -176,11 +277,11 @@ func checkValue(data []byte) error {
 		case c == 0xdd || c == 0xdf: // array32, map32
 			lenSize = 4
 		default: // 0xc1 is never used
-			return fmt.Errorf("msgpack: invalid code %#x at byte %d", c, pos-1)
+			return 0, fmt.Errorf("msgpack: invalid code %#x at byte %d", c, pos-1)
 		}
 		if lenSize > 0 {
 			if end-pos < lenSize {
-				return fmt.Errorf("msgpack: unexpected end of data at byte %d", pos)
+				return 0, fmt.Errorf("msgpack: unexpected end of data at byte %d", pos)
 			}
 			var n int64
 			for _, b := range data[pos : pos+lenSize] {
@@ -194,19 +295,20 @@ func checkValue(data []byte) error {
 				values = 2 * n
 			default:
 				skip += n
+				longest = max(longest, n)
 			}
 		}
 		if skip > end-pos {
-			return fmt.Errorf("msgpack: value at byte %d needs %d bytes, %d left", pos, skip, end-pos)
+			return 0, fmt.Errorf("msgpack: value at byte %d needs %d bytes, %d left", pos, skip, end-pos)
 		}
 		pos += skip
 		pending += values
 		if pending > end-pos {
-			return fmt.Errorf("msgpack: data declares %d more values than the %d bytes left", pending, end-pos)
+			return 0, fmt.Errorf("msgpack: data declares %d more values than the %d bytes left", pending, end-pos)
 		}
 	}
 	if pos < end {
-		return fmt.Errorf("msgpack: %d trailing bytes after the value", end-pos)
+		return 0, fmt.Errorf("msgpack: %d trailing bytes after the value", end-pos)
 	}
-	return nil
+	return longest, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"math"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -550,5 +551,106 @@ func TestMsgpackConcurrentUse(t *testing.T) {
 func TestMsgpackName(t *testing.T) {
 	if got := codec.Msgpack.Name(); got != "msgpack" {
 		t.Fatalf("Name() = %q, want msgpack", got)
+	}
+}
+
+// referenceEncoding is v as a fresh msgpack encoder with the codec's
+// settings writes it.
+func referenceEncoding(t *testing.T, v any) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	enc.UseCompactInts(true)
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// newPieces returns a value of about size bytes that the encoder writes
+// in pieces of 33 bytes.
+func newPieces(size int) stringsArgs {
+	var v stringsArgs
+	for n := 0; n < size; n += 33 { // fixstr of 32 bytes
+		v.S = append(v.S, strings.Repeat(string(rune('a'+len(v.S)%26)), 32))
+	}
+	return v
+}
+
+// Values around and far past the pooled buffer's size, written at once or
+// in pieces, in an order that makes the codec size buffers both from a
+// remembered size that is too small and from one that is too large, come
+// out as msgpack writes them, and earlier results are left alone.
+func TestMsgpackLargeValues(t *testing.T) {
+	sizes := []int{0, 100, 64<<10 - 10, 64 << 10, 64<<10 + 10, 200 << 10, 1 << 20, 3 << 20, 130 << 10, 64<<10 + 1, 2 << 20, 10}
+	type result struct {
+		v    any
+		want []byte
+		got  []byte
+	}
+	var results []result
+	for _, size := range sizes {
+		blob := make([]byte, size)
+		for i := range blob {
+			blob[i] = byte(i*31 + size)
+		}
+		for _, v := range []any{blobArgs{P: blob}, newPieces(size), addInts{A: size, B: 1}} {
+			got, err := codec.Msgpack.Marshal(v)
+			if err != nil {
+				t.Fatalf("Marshal(%T of %d bytes): %v", v, size, err)
+			}
+			want := referenceEncoding(t, v)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("Marshal(%T of %d bytes) = %d bytes, differs from msgpack's %d bytes", v, size, len(got), len(want))
+			}
+			results = append(results, result{v, want, got})
+		}
+	}
+	for i, r := range results {
+		if !bytes.Equal(r.got, r.want) {
+			t.Errorf("result %d (%T) changed after later calls", i, r.v)
+		}
+		switch v := r.v.(type) {
+		case blobArgs:
+			var back blobArgs
+			if err := codec.Msgpack.Unmarshal(r.got, &back); err != nil || !bytes.Equal(back.P, v.P) {
+				t.Errorf("round trip of %d bytes: %v", len(v.P), err)
+			}
+		case stringsArgs:
+			var back stringsArgs
+			if err := codec.Msgpack.Unmarshal(r.got, &back); err != nil || !reflect.DeepEqual(back.S, v.S) {
+				t.Errorf("round trip of %d strings: %v", len(v.S), err)
+			}
+		}
+	}
+}
+
+// bytesAllocated is the average number of bytes f allocates.
+func bytesAllocated(runs int, f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return (after.TotalAlloc - before.TotalAlloc) / uint64(runs)
+}
+
+// A large value costs one buffer of its size to encode, however it is
+// written: not the doubling of a buffer up to it.
+func TestMsgpackLargeMarshalAllocatesItsSize(t *testing.T) {
+	for _, v := range []any{newPieces(1 << 20), blobArgs{P: make([]byte, 1<<20)}} {
+		out, err := codec.Msgpack.Marshal(v) // learns the size
+		if err != nil {
+			t.Fatal(err)
+		}
+		allocated := bytesAllocated(10, func() {
+			if _, err := codec.Msgpack.Marshal(v); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if limit := uint64(len(out)) * 5 / 4; allocated > limit {
+			t.Errorf("Marshal(%T) of %d bytes allocated %d bytes, want at most %d", v, len(out), allocated, limit)
+		}
 	}
 }
