@@ -122,6 +122,18 @@ func BenchmarkCodec(b *testing.B) {
 					}
 				}
 			})
+			sc, ok := c.(codec.SharingCodec)
+			if !ok {
+				continue
+			}
+			b.Run(val.name+"/"+c.Name()+"/UnmarshalShared", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := sc.UnmarshalShared(data, val.new()); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
 	}
 }

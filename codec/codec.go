@@ -20,6 +20,18 @@ type Codec interface {
 	Unmarshal(data []byte, v any) error
 }
 
+// A SharingCodec can decode byte slices as views of the data they are
+// decoded from. The runtime uses it for the results of a call, whose reply
+// body nothing else reads: a large []byte result is then not copied once
+// more.
+type SharingCodec interface {
+	Codec
+	// UnmarshalShared is Unmarshal, except that []byte values in v may
+	// share data's memory: the caller must not change or reuse data
+	// afterwards.
+	UnmarshalShared(data []byte, v any) error
+}
+
 // Registry finds codecs by their wire name. The zero value is empty; use
 // NewRegistry for one that also knows the default codec.
 type Registry struct {

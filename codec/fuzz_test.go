@@ -57,9 +57,34 @@ func FuzzMsgpackUnmarshal(f *testing.F) {
 			t.Fatalf("RawMessage = % x, want % x", raw, data)
 		}
 
-		var typed fuzzTarget
-		_ = codec.Msgpack.Unmarshal(data, &typed)
+		// fuzzTarget is of the generated shape, which the codec decodes
+		// itself: what it accepts must decode as msgpack decodes it, and
+		// the same when []byte values are views.
+		var typed, shared, want fuzzTarget
+		if codec.Msgpack.Unmarshal(data, &typed) == nil {
+			if err := msgpack.Unmarshal(data, &want); err != nil {
+				t.Fatalf("codec decoded % x, msgpack refuses it: %v", data, err)
+			}
+			if err := codec.Msgpack.(codec.SharingCodec).UnmarshalShared(data, &shared); err != nil {
+				t.Fatalf("Unmarshal decoded % x, UnmarshalShared refuses it: %v", data, err)
+			}
+			if w := canonical(t, want); !bytes.Equal(canonical(t, typed), w) || !bytes.Equal(canonical(t, shared), w) {
+				t.Fatalf("codec decoded % x to %+v (shared: %+v), msgpack to %+v", data, typed, shared, want)
+			}
+		}
 		var anything any
 		_ = codec.Msgpack.Unmarshal(data, &anything)
 	})
+}
+
+// canonical encodes v with map keys sorted, so that equal values, NaNs
+// included, encode to equal bytes.
+func canonical(t *testing.T, v any) []byte {
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	enc.SetSortMapKeys(true)
+	if err := enc.Encode(v); err != nil {
+		t.Fatalf("encode %+v: %v", v, err)
+	}
+	return buf.Bytes()
 }

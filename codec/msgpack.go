@@ -179,7 +179,14 @@ var decoders = sync.Pool{New: func() any {
 	return s
 }}
 
-func (msgpackCodec) Unmarshal(data []byte, v any) (err error) {
+func (msgpackCodec) Unmarshal(data []byte, v any) error { return unmarshal(data, v, false) }
+
+// UnmarshalShared is Unmarshal, except that a []byte field of a generated
+// argument or result struct is a view of data rather than a copy: the
+// caller must change and reuse data no more.
+func (msgpackCodec) UnmarshalShared(data []byte, v any) error { return unmarshal(data, v, true) }
+
+func unmarshal(data []byte, v any, shared bool) (err error) {
 	longest, err := checkValue(data)
 	if err != nil {
 		return err
@@ -191,9 +198,15 @@ func (msgpackCodec) Unmarshal(data []byte, v any) (err error) {
 		}
 	}()
 	s.rd.Reset(data)
+	decoded := false
 	if m, ok := isProtoMessage(v); ok {
-		err = decodeProto(s.dec, m)
-	} else {
+		err, decoded = decodeProto(s.dec, m), true
+	} else if p := arrayStructOf(v); p != nil {
+		if rv := reflect.ValueOf(v); !rv.IsNil() {
+			decoded, err = p.decode(s.dec, &s.rd, data, rv.Elem(), shared)
+		}
+	}
+	if !decoded {
 		err = s.dec.Decode(v)
 	}
 	if err == nil && s.rd.Len() > 0 {
