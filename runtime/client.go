@@ -372,7 +372,12 @@ func (c *Client) decodeReply(m *Message, results any, o *callOptions) error {
 	if name != "" && name != cd.Name() {
 		return Errorf(Internal, "reply is encoded with codec %q, the call used %q", name, cd.Name())
 	}
-	if err := cd.Unmarshal(m.Body, results); err != nil {
+	// The reply's body is read by nothing else: results may share it.
+	unmarshal := cd.Unmarshal
+	if sc, ok := cd.(codec.SharingCodec); ok {
+		unmarshal = sc.UnmarshalShared
+	}
+	if err := unmarshal(m.Body, results); err != nil {
 		return Errorf(Internal, "decode results: %v", err)
 	}
 	return nil
