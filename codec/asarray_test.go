@@ -20,7 +20,7 @@ type echoResults struct {
 // tagged is as_array but has a tagged field: msgpack decodes it itself.
 type tagged struct {
 	_msgpack struct{} `msgpack:",as_array"`
-	A        int `msgpack:"a,omitempty"`
+	A        int      `msgpack:"a,omitempty"`
 	B        []byte
 }
 
@@ -51,7 +51,7 @@ func TestArrayStructsDecodeAsMsgpackDoes(t *testing.T) {
 		{0x91, 0xc4, 0x01, 0x61}, // one value for two fields
 		{0x93, 0xc0, 0xa0, 0x01}, // three
 		{0x82, 0xa2, 'R', '0', 0xc4, 0x01, 0x61, 0xa2, 'R', '1', 0xa1, 'y'}, // a map
-		{0x92, 0xa3, 'a', 'b', 'c', 0xa0}, // a str where the []byte is
+		{0x92, 0xa3, 'a', 'b', 'c', 0xa0},                                   // a str where the []byte is
 	} {
 		for _, shared := range []bool{false, true} {
 			assertDecodesAsMsgpack(t, data, shared)
