@@ -20,6 +20,7 @@ import (
 
 	"github.com/apache/rocketmq-client-go/v2/rlog"
 
+	"github.com/mqrpc/mqrpc/internal/testenv"
 	"github.com/mqrpc/mqrpc/runtime/rocketmq"
 )
 
@@ -61,10 +62,7 @@ func nameServer(b *testing.B) string {
 	b.Helper()
 	ns := os.Getenv(envNameServer)
 	if ns == "" {
-		if os.Getenv("CI") != "" {
-			b.Fatal(envNameServer + " is not set: CI runs the benchmarks against a broker")
-		}
-		b.Skip(envNameServer + " is not set; `make broker-up` and export MQRPC_NAMESRV=127.0.0.1:9876")
+		testenv.Missing(b, "%s is not set; `make broker-up` and export MQRPC_NAMESRV=127.0.0.1:9876", envNameServer)
 	}
 	return ns
 }
@@ -213,7 +211,7 @@ func ensureJava(b *testing.B) {
 	}
 	classes := filepath.Join(dir, "target", "classes")
 	if _, err := os.Stat(filepath.Join(classes, "io", "mqrpc", "bench", "Bench.class")); err != nil {
-		if os.Getenv("CI") != "" {
+		if testenv.InCI() {
 			b.Fatalf("Java bench not built (%v): mvn -q -B -f tools/bench/java/pom.xml package -DskipTests", err)
 		}
 		javaSkipNote.Do(func() {

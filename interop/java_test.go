@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mqrpc/mqrpc/internal/testenv"
 )
 
 // The Java programs live in java/ (a Maven project); wireDir holds the
@@ -26,25 +28,13 @@ const (
 	wireDir = "../testdata/wire"
 )
 
-// inCI reports whether missing prerequisites must fail the tests.
-func inCI() bool { return os.Getenv("CI") != "" && os.Getenv("CI") != "false" }
-
-// missing fails under CI=true and skips elsewhere.
-func missing(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if inCI() {
-		t.Fatalf("CI=true: "+format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
 // nameServer returns MQRPC_NAMESRV, the local broker's name server
 // (`tools/rocketmq/broker.sh up --second`).
 func nameServer(t testing.TB) string {
 	t.Helper()
 	addr := os.Getenv("MQRPC_NAMESRV")
 	if addr == "" {
-		missing(t, "MQRPC_NAMESRV is not set; run `make broker-up` and export MQRPC_NAMESRV=127.0.0.1:9876")
+		testenv.Missing(t, "MQRPC_NAMESRV is not set; run `make broker-up` and export MQRPC_NAMESRV=127.0.0.1:9876")
 	}
 	return addr
 }
@@ -70,7 +60,7 @@ func javaClasspath(t testing.TB) string {
 	t.Helper()
 	for _, tool := range []string{"java", "mvn"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			missing(t, "%s is not installed; the interop tests need a JDK 17 and Maven", tool)
+			testenv.Missing(t, "%s is not installed; the interop tests need a JDK 17 and Maven", tool)
 		}
 	}
 	javaBuild.once.Do(func() { javaBuild.cp, javaBuild.err = buildJava() })
