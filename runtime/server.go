@@ -278,8 +278,10 @@ func (s *Server) parse(msg *Message, now time.Time) (request, *serverMethod, *Er
 	if req.id == "" {
 		req.id = msg.Key
 	}
-	// A request without a deadline (from a plain RocketMQ client) gets the
-	// default timeout, so that the handler and dedup memory are bounded.
+	// A request without a deadline (from a plain RocketMQ client that set
+	// no TTL either, which the RocketMQ transport would have turned into
+	// one) gets the default timeout, so that the handler and dedup memory
+	// are bounded.
 	req.deadline = now.Add(DefaultTimeout)
 	if d, ok := p[PropDeadline]; ok {
 		ms, err := strconv.ParseInt(d, 10, 64)

@@ -1,6 +1,9 @@
 package rocketmq_test
 
 import (
+	"context"
+	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -52,4 +55,55 @@ func TestConformanceOneSender(t *testing.T) {
 		Slack:    250 * time.Millisecond,
 		Patience: 60 * time.Second,
 	})
+}
+
+// A plain RocketMQ requester states its timeout as RIP-16's TTL; the server
+// sees the deadline that implies, unless the request carries its own.
+func TestTTLBecomesTheDeadline(t *testing.T) {
+	tr := newTransport(t, rocketmq.Config{})
+	defer tr.Close()
+	topic := fmt.Sprintf("mqrpc_ttl_%d", time.Now().UnixNano())
+	got := make(chan *runtime.Message, 3)
+	sub, err := tr.Subscribe(topic, runtime.GroupFor(topic), func(_ context.Context, m *runtime.Message) error {
+		got <- m
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	own := strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10)
+	for key, props := range map[string]map[string]string{
+		"ttl":    {"TTL": "5000"},
+		"own":    {"TTL": "5000", runtime.PropDeadline: own},
+		"no-ttl": {},
+	} {
+		m := &runtime.Message{Topic: topic, Key: key, Properties: props, Body: []byte("x")}
+		if err := tr.Send(context.Background(), m); err != nil {
+			t.Fatalf("Send %s: %v", key, err)
+		}
+	}
+	for range 3 {
+		var m *runtime.Message
+		select {
+		case m = <-got:
+		case <-time.After(30 * time.Second):
+			t.Fatal("a message was not delivered within 30 s")
+		}
+		d, ok := m.Properties[runtime.PropDeadline]
+		switch m.Key {
+		case "ttl":
+			if want := strconv.FormatInt(m.SentAt.UnixMilli()+5000, 10); d != want {
+				t.Errorf("deadline of a request with a 5 s TTL = %q, want its send time plus 5 s, %s", d, want)
+			}
+		case "own":
+			if d != own {
+				t.Errorf("deadline of a request with its own = %q, want %s", d, own)
+			}
+		default:
+			if ok {
+				t.Errorf("a message without TTL got a deadline %q", d)
+			}
+		}
+	}
 }

@@ -3,6 +3,7 @@ package rocketmq
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -190,6 +191,7 @@ func (s *subscription) consume(ctx context.Context, msgs ...*primitive.MessageEx
 	defer s.inflight.Done()
 	for _, m := range msgs {
 		props := m.GetProperties()
+		deadlineFromTTL(props, m.BornTimestamp)
 		msg := &runtime.Message{
 			Topic:      m.Topic,
 			Tag:        m.GetTags(),
@@ -205,6 +207,22 @@ func (s *subscription) consume(ctx context.Context, msgs ...*primitive.MessageEx
 		}
 	}
 	return consumer.ConsumeSuccess, nil
+}
+
+// deadlineFromTTL gives a request of a plain RocketMQ requester, such as the
+// Java client's request(), the mqrpc deadline its RIP-16 TTL implies: when
+// it was sent (born, unix ms) plus the TTL. The requester gives up then, so
+// the server need not run it any later. Requests with a deadline of their
+// own keep it.
+func deadlineFromTTL(props map[string]string, born int64) {
+	if _, ok := props[runtime.PropDeadline]; ok {
+		return
+	}
+	ttl, err := strconv.ParseInt(props[propTTL], 10, 64)
+	if err != nil || ttl <= 0 || born <= 0 {
+		return
+	}
+	props[runtime.PropDeadline] = strconv.FormatInt(born+ttl, 10)
 }
 
 // retryTopicPrefix names a consumer group's retry topic, as RocketMQ does.
