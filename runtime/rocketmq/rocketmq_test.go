@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -106,4 +107,48 @@ func TestTTLBecomesTheDeadline(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Stores read in one consumer group; two of them reading at once must each
+// see every stored message.
+func TestStoresReadSideBySide(t *testing.T) {
+	ns := rocketmqtest.NameServer(t)
+	tr := newTransport(t, rocketmq.Config{NameServers: []string{ns}})
+	defer tr.Close()
+	topic := fmt.Sprintf("mqrpc_store_%d", time.Now().UnixNano())
+	if err := tr.CreateTopic(topic); err != nil {
+		t.Fatal(err)
+	}
+	since := time.Now().Add(-time.Minute)
+	keys := []string{"a", "b", "c", "d", "e", "f"}
+	for _, k := range keys {
+		if err := tr.Send(context.Background(), &runtime.Message{Topic: topic, Key: k, Body: []byte(k)}); err != nil {
+			t.Fatalf("Send %s: %v", k, err)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() {
+			s, err := rocketmq.OpenStore(rocketmq.Config{NameServers: []string{ns}})
+			if err != nil {
+				t.Errorf("store %d: %v", i, err)
+				return
+			}
+			defer s.Close()
+			seen := map[string]bool{}
+			err = s.Scan(context.Background(), topic, since, time.Now().Add(time.Minute), func(m *rocketmq.StoredMessage) error {
+				seen[m.Key] = true
+				return nil
+			})
+			if err != nil {
+				t.Errorf("store %d: Scan: %v", i, err)
+			}
+			for _, k := range keys {
+				if !seen[k] {
+					t.Errorf("store %d did not see message %s", i, k)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -23,10 +23,12 @@ import (
 // tools (the mqrpc command's list, find and replay); servers and clients
 // do not need it.
 //
-// Messages are read with a pull consumer in a group of its own
-// ("mqrpc_inspect_<random>"), positioned by store time with the broker's
-// SEARCH_OFFSET_BY_TIMESTAMP; the group never commits an offset, so reading
-// takes nothing away from the services' consumer groups.
+// Messages are read with a pull consumer in the group InspectGroup,
+// positioned by store time with the broker's SEARCH_OFFSET_BY_TIMESTAMP.
+// The group never commits an offset and is assigned its queues rather than
+// balanced, so stores read side by side without taking anything from one
+// another or from the services' consumer groups, and the brokers keep one
+// group for all of them.
 type Store struct {
 	cfg      Config
 	consumer pullConsumer
@@ -65,7 +67,7 @@ func OpenStore(cfg Config) (*Store, error) {
 	_, _ = rand.Read(b[:])
 	id := hex.EncodeToString(b[:])
 	opts := []consumer.Option{
-		consumer.WithGroupName("mqrpc_inspect_" + id),
+		consumer.WithGroupName(InspectGroup),
 		consumer.WithNsResolver(primitive.NewPassthroughResolver(cfg.NameServers)),
 		consumer.WithInstance("mqrpc-inspect-" + id),
 	}
@@ -95,6 +97,9 @@ func OpenStore(cfg Config) (*Store, error) {
 	}
 	return s, nil
 }
+
+// InspectGroup is the consumer group a Store reads in.
+const InspectGroup = "mqrpc_inspect"
 
 // ReplyTopic is the cluster's reply topic, where replies are stored.
 func (s *Store) ReplyTopic() string { return s.cfg.Cluster + "_REPLY_TOPIC" }
