@@ -169,8 +169,8 @@ func New(cfg Config) (*Transport, error) {
 	}
 	p, err := producer.NewDefaultProducer(append(t.commonProducerOptions(),
 		producer.WithGroupName(cfg.Group),
-		// Replies go through the broker that carried their request, which
-		// knows the requester; see replySelector.
+		// Replies to plain RocketMQ requesters go through the broker that
+		// carried their request, which knows the requester; see Reply.
 		producer.WithQueueSelector(replySelector{next: producer.NewRoundRobinQueueSelector()}),
 		// Bodies are sent as they are: compression costs latency, and the
 		// library flags reply bodies compressed without compressing them.
@@ -448,7 +448,15 @@ func (t *Transport) Reply(ctx context.Context, request, reply *runtime.Message) 
 	if reply.Key != "" {
 		pm.WithKeys([]string{reply.Key})
 	}
-	if origin, ok := request.Origin.(*primitive.MessageExt); ok && origin.Queue != nil {
+	// A plain RocketMQ requester (the Java client's request()) registers
+	// only with the brokers of its request topic, so its reply goes back
+	// through the broker that carried the request. An mqrpc client
+	// registers with every broker of the cluster before its first call, so
+	// its replies are spread over the brokers like any other send: through
+	// the request's broker, a large call would load one broker with both
+	// its request and its reply, which shows in the tail latency.
+	_, fromMQRPC := req[runtime.PropVersion]
+	if origin, ok := request.Origin.(*primitive.MessageExt); ok && origin.Queue != nil && !fromMQRPC {
 		pm.Queue = &primitive.MessageQueue{BrokerName: origin.Queue.BrokerName}
 	}
 	return t.send(ctx, pm)
@@ -477,7 +485,8 @@ func deliveredBody(props map[string]string, body []byte) []byte {
 
 // replySelector sends a reply through the broker its request came from, when
 // Reply noted it on the message: the requester sent the request there, so
-// that broker knows it and can push the reply. Retries go round-robin.
+// that broker knows it and can push the reply. Retries, and every other
+// message, go round-robin.
 type replySelector struct {
 	next producer.QueueSelector
 }
