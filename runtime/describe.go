@@ -2,10 +2,14 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 // DescribeMethod is the method name every Server answers on every service
@@ -64,6 +68,47 @@ type ServiceDescription struct {
 	Name    string              `msgpack:"name" json:"name"`
 	Topic   string              `msgpack:"topic" json:"topic"`
 	Methods []MethodDescription `msgpack:"methods" json:"methods"`
+	// ProtoFiles are the serialized google.protobuf.FileDescriptorProto
+	// messages of a service generated from a .proto file: the file that
+	// declares the service and every file it imports, transitively, each
+	// once, imports before the files that import them. They are what gRPC
+	// server reflection answers to file_containing_symbol, and all a
+	// caller without generated code needs to build requests and read
+	// replies (see ProtoMethod). Empty for Go-interface services.
+	ProtoFiles [][]byte `msgpack:"proto_files,omitempty" json:"proto_files,omitempty"`
+}
+
+// ProtoMethod resolves the named method of a .proto service from
+// ProtoFiles, with its request and response message descriptors, for
+// callers that have no generated code for the service (dynamicpb).
+func (s *ServiceDescription) ProtoMethod(name string) (protoreflect.MethodDescriptor, error) {
+	if len(s.ProtoFiles) == 0 {
+		return nil, fmt.Errorf("the description of %s carries no .proto files", s.Name)
+	}
+	set := &descriptorpb.FileDescriptorSet{File: make([]*descriptorpb.FileDescriptorProto, len(s.ProtoFiles))}
+	for i, b := range s.ProtoFiles {
+		set.File[i] = new(descriptorpb.FileDescriptorProto)
+		if err := proto.Unmarshal(b, set.File[i]); err != nil {
+			return nil, fmt.Errorf("the description of %s: .proto file %d: %w", s.Name, i+1, err)
+		}
+	}
+	files, err := protodesc.NewFiles(set)
+	if err != nil {
+		return nil, fmt.Errorf("the description of %s: %w", s.Name, err)
+	}
+	d, err := files.FindDescriptorByName(protoreflect.FullName(s.Name))
+	if err != nil {
+		return nil, fmt.Errorf("the .proto files of %s do not declare it: %w", s.Name, err)
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	if !ok {
+		return nil, fmt.Errorf("%s is a %T in its .proto files, not a service", s.Name, d)
+	}
+	md := sd.Methods().ByName(protoreflect.Name(name))
+	if md == nil {
+		return nil, fmt.Errorf("the .proto files of %s declare no method %s", s.Name, name)
+	}
+	return md, nil
 }
 
 // Method returns the description of the named method, or nil.
@@ -139,15 +184,19 @@ func (s *Server) Description() *Description {
 	d := &Description{Services: make([]ServiceDescription, 0, len(descs))}
 	for _, sd := range descs {
 		svc := ServiceDescription{Name: sd.ServiceName, Topic: s.topicOf(sd.ServiceName)}
+		pd := protoService(sd)
 		for i := range sd.Methods {
-			svc.Methods = append(svc.Methods, describeMethod(sd, &sd.Methods[i]))
+			svc.Methods = append(svc.Methods, describeMethod(sd, pd, &sd.Methods[i]))
+		}
+		if pd != nil {
+			svc.ProtoFiles = protoFiles(pd.ParentFile())
 		}
 		d.Services = append(d.Services, svc)
 	}
 	return d
 }
 
-func describeMethod(sd *ServiceDesc, m *MethodDesc) MethodDescription {
+func describeMethod(sd *ServiceDesc, pd protoreflect.ServiceDescriptor, m *MethodDesc) MethodDescription {
 	md := MethodDescription{
 		Name:       m.Name,
 		FullMethod: FullMethodName(sd.ServiceName, m.Name),
@@ -157,7 +206,7 @@ func describeMethod(sd *ServiceDesc, m *MethodDesc) MethodDescription {
 		Results:    nonNil(m.Results),
 	}
 	if m.Body == BodyMessage {
-		md.Request, md.Response = protoMessageNames(sd.ServiceName, m)
+		md.Request, md.Response = protoMessageNames(pd, m)
 	}
 	return md
 }
@@ -169,16 +218,29 @@ func nonNil(f []Field) []Field {
 	return f
 }
 
-// protoMessageNames finds the request and response message names of a
-// .proto method in the binary's protobuf registry, where protoc-gen-go's
-// code registers every file.
-func protoMessageNames(service string, m *MethodDesc) (req, resp string) {
-	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(service))
-	if err == nil {
-		if sd, ok := d.(protoreflect.ServiceDescriptor); ok {
-			if md := sd.Methods().ByName(protoreflect.Name(m.Name)); md != nil {
-				return string(md.Input().FullName()), string(md.Output().FullName())
-			}
+// protoService finds the descriptor of a service generated from a .proto
+// file in the binary's protobuf registry, where protoc-gen-go's code
+// registers every file: the generated package that declares the service's
+// messages is linked in with it, so the generated mqrpc code need not
+// carry the descriptor itself. It returns nil for Go-interface services.
+func protoService(sd *ServiceDesc) protoreflect.ServiceDescriptor {
+	if !slices.ContainsFunc(sd.Methods, func(m MethodDesc) bool { return m.Body == BodyMessage }) {
+		return nil
+	}
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(sd.ServiceName))
+	if err != nil {
+		return nil
+	}
+	pd, _ := d.(protoreflect.ServiceDescriptor)
+	return pd
+}
+
+// protoMessageNames names the request and response messages of a .proto
+// method.
+func protoMessageNames(pd protoreflect.ServiceDescriptor, m *MethodDesc) (req, resp string) {
+	if pd != nil {
+		if md := pd.Methods().ByName(protoreflect.Name(m.Name)); md != nil {
+			return string(md.Input().FullName()), string(md.Output().FullName())
 		}
 	}
 	// Without the registry, the request message still names itself.
@@ -186,6 +248,34 @@ func protoMessageNames(service string, m *MethodDesc) (req, resp string) {
 		req = string(pm.ProtoReflect().Descriptor().FullName())
 	}
 	return req, ""
+}
+
+// protoFiles serializes f and the files it imports, transitively, each
+// once, every file after its imports.
+func protoFiles(f protoreflect.FileDescriptor) [][]byte {
+	var out [][]byte
+	seen := map[string]bool{}
+	var add func(f protoreflect.FileDescriptor)
+	add = func(f protoreflect.FileDescriptor) {
+		if seen[f.Path()] || f.IsPlaceholder() {
+			return
+		}
+		seen[f.Path()] = true
+		imports := f.Imports()
+		for i := range imports.Len() {
+			add(imports.Get(i).FileDescriptor)
+		}
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(protodesc.ToFileDescriptorProto(f))
+		if err != nil {
+			// A descriptor the registry built always serializes; a
+			// file that does not leaves the caller to report what
+			// it cannot resolve.
+			return
+		}
+		out = append(out, b)
+	}
+	add(f)
+	return out
 }
 
 // addDescribe has s answer DescribeMethod on the topic of desc's service.

@@ -3,9 +3,16 @@ package runtime_test
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/mqrpc/mqrpc/codec"
 	"github.com/mqrpc/mqrpc/examples/calcpb/calcv1"
 	"github.com/mqrpc/mqrpc/examples/calculator/calculator"
 	"github.com/mqrpc/mqrpc/runtime"
@@ -62,5 +69,114 @@ func TestServerAnswersDescribeWithEveryService(t *testing.T) {
 	}
 	if d.Service(calcv1.CalculatorServiceName).Method(runtime.DescribeMethod) != nil {
 		t.Error("the description lists the describe method itself")
+	}
+}
+
+func TestDescriptionCarriesTheProtoFilesOfAProtoService(t *testing.T) {
+	tr := memtransport.New()
+	t.Cleanup(func() { _ = tr.Close() })
+	srv := runtime.NewServer(tr)
+	if err := calculator.RegisterCalculator(srv, calculator.Server{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := calcv1.RegisterCalculator(srv, calcv1.Server{}); err != nil {
+		t.Fatal(err)
+	}
+	d := srv.Description()
+	if files := d.Service(calculator.CalculatorServiceName).ProtoFiles; files != nil {
+		t.Errorf("the Go-interface service carries %d .proto files", len(files))
+	}
+	svc := d.Service(calcv1.CalculatorServiceName)
+	// The service's file after the file it imports, each once.
+	var names []string
+	for _, b := range svc.ProtoFiles {
+		var f descriptorpb.FileDescriptorProto
+		if err := proto.Unmarshal(b, &f); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, f.GetName())
+	}
+	if want := []string{"google/protobuf/empty.proto", "calcv1/calc.proto"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("files %q, want %q", names, want)
+	}
+
+	div, err := svc.ProtoMethod("Div")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if div.Input().FullName() != "calc.v1.DivRequest" || div.Output().Fields().ByName("remainder").Number() != 2 {
+		t.Errorf("Div resolves to %s -> %s", div.Input().FullName(), div.Output().FullName())
+	}
+	rec, err := svc.ProtoMethod("Record")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Output().FullName() != "google.protobuf.Empty" {
+		t.Errorf("Record returns %s", rec.Output().FullName())
+	}
+
+	for _, tt := range []struct {
+		svc    *runtime.ServiceDescription
+		method string
+		want   string
+	}{
+		{svc, "Pow", "declare no method Pow"},
+		{d.Service(calculator.CalculatorServiceName), "Add", "carries no .proto files"},
+		{&runtime.ServiceDescription{Name: "x.Y", ProtoFiles: [][]byte{{0xff}}}, "Add", ".proto file 1"},
+		{&runtime.ServiceDescription{Name: "calc.v1.Nope", ProtoFiles: svc.ProtoFiles}, "Add", "do not declare it"},
+		// Without its import, the service's file does not resolve.
+		{&runtime.ServiceDescription{Name: svc.Name, ProtoFiles: svc.ProtoFiles[1:]}, "Add", "google/protobuf/empty.proto"},
+	} {
+		if _, err := tt.svc.ProtoMethod(tt.method); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s/%s: got error %v, want one containing %q", tt.svc.Name, tt.method, err, tt.want)
+		}
+	}
+}
+
+// A caller with only the description builds requests and reads replies as
+// dynamic messages, in either codec.
+func TestProtoMethodCallsWithDynamicMessages(t *testing.T) {
+	tr := memtransport.New()
+	t.Cleanup(func() { _ = tr.Close() })
+	srv := runtime.NewServer(tr)
+	if err := calcv1.RegisterCalculator(srv, calcv1.Server{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	c, err := runtime.NewClient(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d, err := runtime.Describe(ctx, c, calcv1.CalculatorServiceName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	div, err := d.Service(calcv1.CalculatorServiceName).ProtoMethod("Div")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cd := range []codec.Codec{codec.Msgpack, codec.Proto} {
+		req := dynamicpb.NewMessage(div.Input())
+		if err := protojson.Unmarshal([]byte(`{"a":"7","b":2}`), req); err != nil {
+			t.Fatal(err)
+		}
+		resp := dynamicpb.NewMessage(div.Output())
+		if err := c.Invoke(ctx, calcv1.Calculator_Div_FullMethodName, req, resp, runtime.WithCodec(cd)); err != nil {
+			t.Fatalf("%s: %v", cd.Name(), err)
+		}
+		got, err := protojson.Marshal(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := &calcv1.DivResponse{Quotient: 3, Remainder: 1}
+		var typed calcv1.DivResponse
+		if err := protojson.Unmarshal(got, &typed); err != nil || !proto.Equal(&typed, want) {
+			t.Errorf("%s: got %s (%v), want %v", cd.Name(), got, err, want)
+		}
 	}
 }
