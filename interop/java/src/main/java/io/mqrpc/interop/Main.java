@@ -39,6 +39,11 @@ import org.apache.rocketmq.common.topic.TopicValidator;
  * body is the msgpack encoding of args.
  */
 public final class Main {
+  /**
+   * Send and request timeout unless a SPEC gives one. The library's default (3 s) also covers the
+   * first route lookup, which a loaded CI machine can take longer than.
+   */
+  private static final long SEND_TIMEOUT_MS = 20_000;
   private Main() {}
 
   public static void main(String[] args) throws Exception {
@@ -99,7 +104,7 @@ public final class Main {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("tag", spec.getString("tag"));
         try {
-          Message reply = p.request(message(a[2], spec), spec.getLongValue("timeout_ms", 20000));
+          Message reply = p.request(message(a[2], spec), spec.getLongValue("timeout_ms", SEND_TIMEOUT_MS));
           Map<String, String> props = new TreeMap<>(reply.getProperties());
           byte[] body = Wire.logicalBody(props, reply.getBody());
           String status = props.getOrDefault(Wire.STATUS, "0");
@@ -127,7 +132,7 @@ public final class Main {
     try {
       for (String s : Arrays.copyOfRange(a, 3, a.length)) {
         JSONObject spec = JSON.parseObject(s);
-        SendResult r = p.send(message(a[2], spec));
+        SendResult r = p.send(message(a[2], spec), spec.getLongValue("timeout_ms", SEND_TIMEOUT_MS));
         emit(Map.of("tag", spec.getString("tag"), "send_status", r.getSendStatus().name(), "msg_id", r.getMsgId()));
       }
     } finally {
@@ -234,7 +239,7 @@ public final class Main {
       r.putUserProperty(Wire.STATUS, status);
       r.putUserProperty(Wire.MESSAGE, text);
     }
-    SendResult sr = p.send(r);
+    SendResult sr = p.send(r, SEND_TIMEOUT_MS);
     emit(Map.of("event", "replied", "tag", m.getTags(), "send_status", sr.getSendStatus().name()));
   }
 
