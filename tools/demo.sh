@@ -10,13 +10,15 @@ export MQRPC_NAMESRV="${MQRPC_NAMESRV:-127.0.0.1:$((9876 + ${ROCKETMQ_PORT_OFFSE
 
 started_broker=""
 server_pid=""
+work=$(mktemp -d) # the built example and the server's log
 cleanup() {
-  if [ -n "$server_pid" ]; then
-    kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  if [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null; then
+    wait "$server_pid" 2>/dev/null || true
   fi
   if [ -n "$started_broker" ]; then
     "$broker" down
   fi
+  rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -27,12 +29,11 @@ if ! "$broker" status >/dev/null 2>&1; then
 fi
 
 echo "== building the calculator example"
-mkdir -p bin
-go build -o bin/calculator ./examples/calculator
+go build -o "$work/calculator" ./examples/calculator
 
 echo "== starting the server (its own process)"
-log=$(mktemp)
-bin/calculator server >"$log" 2>&1 &
+log=$work/server.log
+"$work/calculator" server >"$log" 2>&1 &
 server_pid=$!
 # Wait for the server to report that it is subscribed.
 for _ in $(seq 1 600); do
@@ -44,9 +45,9 @@ grep -q '^serving' "$log" || { cat "$log"; echo "server did not start within 60s
 sed 's/^/   server: /' "$log"
 
 echo "== calling it from a client (another process)"
-bin/calculator client 7 2
+"$work/calculator" client 7 2
 echo "== again, now that both ends are warm"
-bin/calculator client 1000 7
+"$work/calculator" client 1000 7
 
 echo "== stopping the server gracefully"
 kill -TERM "$server_pid"
