@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,9 +30,9 @@ func newTransport(t testing.TB) *rocketmq.Transport {
 
 // serve starts a Go mqrpc server over RocketMQ on topic; Start returns once
 // the topic exists on every broker.
-func serve(t testing.TB, service, topic string, register func(*runtime.Server) error) {
+func serve(t testing.TB, service, topic string, register func(*runtime.Server) error, opts ...runtime.ServerOption) {
 	t.Helper()
-	srv := runtime.NewServer(newTransport(t), runtime.WithServiceTopic(service, topic))
+	srv := runtime.NewServer(newTransport(t), append(opts, runtime.WithServiceTopic(service, topic))...)
 	if err := register(srv); err != nil {
 		t.Fatal(err)
 	}
@@ -56,9 +57,19 @@ func TestJavaRequestCallsGoServer(t *testing.T) {
 	nameServer(t)
 	javaClasspath(t)
 	topic := unique("interop_calc")
+	var (
+		mu       sync.Mutex
+		metadata = map[string][]runtime.Metadata{} // by method, as the handlers saw it
+	)
+	record := func(ctx context.Context, args any, info *runtime.UnaryServerInfo, handler runtime.UnaryHandler) (any, error) {
+		mu.Lock()
+		metadata[info.FullMethod] = append(metadata[info.FullMethod], runtime.IncomingMetadata(ctx).Clone())
+		mu.Unlock()
+		return handler(ctx, args)
+	}
 	serve(t, calculator.CalculatorServiceName, topic, func(s *runtime.Server) error {
 		return calculator.RegisterCalculator(s, calculator.Server{})
-	})
+	}, runtime.WithServerInterceptors(record))
 	deadline := strconv.FormatInt(time.Now().Add(2*time.Minute).UnixMilli(), 10)
 	full := map[string]string{
 		"mqrpc-method":   calculator.Calculator_Div_FullMethodName,
@@ -80,7 +91,7 @@ func TestJavaRequestCallsGoServer(t *testing.T) {
 			status: "0", results: "[3,1]"},
 		{name: "div by zero", spec: spec("Div", "[7,0]", nil),
 			status: "3", message: "division of 7 by zero", vector: "calculator_div_by_zero_reply"},
-		{name: "struct argument", spec: spec("Stats", `[{"Name":"operands","Values":[1.5,2.25]}]`, nil),
+		{name: "struct argument", spec: spec("Stats", `[{"Name":"operands","Values":[1.5,2.25]}]`, map[string]string{"mqrpc-md-tenant": "acme"}),
 			status: "0", results: `[{"Name":"operands","Count":2,"Sum":3.75,"Min":1.5,"Max":2.25,"Mean":1.875}]`, vector: "calculator_stats_reply"},
 		{name: "unknown method", spec: spec("Pow", "[2,3]", nil),
 			status: "12", message: "unknown method /calculator.Calculator/Pow"},
@@ -123,6 +134,19 @@ func TestJavaRequestCallsGoServer(t *testing.T) {
 				matchVector(t, loadVector(t, c.vector), m, matchOptions{})
 			}
 		})
+	}
+	// mqrpc-md-* properties set by a plain Java producer reach the handler
+	// as call metadata.
+	mu.Lock()
+	defer mu.Unlock()
+	for method, want := range map[string]string{
+		calculator.Calculator_Div_FullMethodName:   "who=java",
+		calculator.Calculator_Stats_FullMethodName: "tenant=acme",
+	} {
+		key, value, _ := strings.Cut(want, "=")
+		if !slices.ContainsFunc(metadata[method], func(md runtime.Metadata) bool { return md.Get(key) == value }) {
+			t.Errorf("no %s call carried metadata %s; the handlers saw %v", method, want, metadata[method])
+		}
 	}
 }
 
