@@ -2,8 +2,14 @@ package runtime
 
 import (
 	"context"
+	"encoding"
 	"fmt"
+	"reflect"
+	"regexp"
 	"slices"
+	"strings"
+
+	"github.com/vmihailenco/msgpack/v5"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
@@ -76,6 +82,29 @@ type ServiceDescription struct {
 	// caller without generated code needs to build requests and read
 	// replies (see ProtoMethod). Empty for Go-interface services.
 	ProtoFiles [][]byte `msgpack:"proto_files,omitempty" json:"proto_files,omitempty"`
+	// Types describes the named types that the parameters of positional
+	// methods use, by the name their Field.Type gives them, so that a
+	// caller can check the fields of a struct argument.
+	Types []TypeDescription `msgpack:"types,omitempty" json:"types,omitempty"`
+}
+
+// Type returns the description of the named type, or nil.
+func (s *ServiceDescription) Type(name string) *TypeDescription {
+	for i := range s.Types {
+		if s.Types[i].Name == name {
+			return &s.Types[i]
+		}
+	}
+	return nil
+}
+
+// TypeDescription describes a named Go type: what it is underneath
+// ("float64", "[]string", "map[string]int", or "struct") and, for a struct,
+// the fields msgpack encodes, named by their msgpack keys.
+type TypeDescription struct {
+	Name       string  `msgpack:"name" json:"name"`
+	Underlying string  `msgpack:"underlying" json:"underlying"`
+	Fields     []Field `msgpack:"fields,omitempty" json:"fields,omitempty"`
 }
 
 // ProtoMethod resolves the named method of a .proto service from
@@ -191,6 +220,7 @@ func (s *Server) Description() *Description {
 		if pd != nil {
 			svc.ProtoFiles = protoFiles(pd.ParentFile())
 		}
+		svc.Types = paramTypes(sd)
 		d.Services = append(d.Services, svc)
 	}
 	return d
@@ -275,6 +305,147 @@ func protoFiles(f protoreflect.FileDescriptor) [][]byte {
 		out = append(out, b)
 	}
 	add(f)
+	return out
+}
+
+// paramTypes describes the named types that the parameters of sd's
+// positional methods use, found by reflection on the argument structs that
+// generated code decodes into: they hold the parameters with their Go types.
+func paramTypes(sd *ServiceDesc) []TypeDescription {
+	var out []TypeDescription
+	seen := map[reflect.Type]bool{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		if seen[t] {
+			return
+		}
+		seen[t] = true
+		switch t.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Array:
+			walk(t.Elem())
+		case reflect.Map:
+			walk(t.Key())
+			walk(t.Elem())
+		}
+		if t.Name() == "" || t.PkgPath() == "" || t.PkgPath() == "time" || encodesItself(t) {
+			return
+		}
+		td := TypeDescription{Name: goType(t), Underlying: underlying(t)}
+		if t.Kind() == reflect.Struct {
+			td.Fields = structFields(t, walk)
+		}
+		out = append(out, td)
+	}
+	for i := range sd.Methods {
+		m := &sd.Methods[i]
+		if m.Body != BodyPositional || m.NewArgs == nil {
+			continue
+		}
+		args := reflect.TypeOf(m.NewArgs())
+		if args == nil || args.Kind() != reflect.Pointer || args.Elem().Kind() != reflect.Struct {
+			continue
+		}
+		for f := range args.Elem().Fields() {
+			if f.IsExported() {
+				walk(f.Type)
+			}
+		}
+	}
+	return out
+}
+
+var (
+	customEncoderType   = reflect.TypeFor[msgpack.CustomEncoder]()
+	marshalerType       = reflect.TypeFor[msgpack.Marshaler]()
+	binaryMarshalerType = reflect.TypeFor[encoding.BinaryMarshaler]()
+	textMarshalerType   = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// encodesItself reports whether msgpack encodes t by a method of t rather
+// than by its fields or elements, so that its form is unknown.
+func encodesItself(t reflect.Type) bool {
+	for _, i := range []reflect.Type{customEncoderType, marshalerType, binaryMarshalerType, textMarshalerType} {
+		if t.Implements(i) || reflect.PointerTo(t).Implements(i) {
+			return true
+		}
+	}
+	return false
+}
+
+// underlying writes the type underneath a named type as goType does; a
+// struct is just "struct", its fields are described apart.
+func underlying(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct:
+		return "struct"
+	case reflect.Interface:
+		return "any"
+	case reflect.Pointer:
+		return "*" + goType(t.Elem())
+	case reflect.Slice:
+		return "[]" + goType(t.Elem())
+	case reflect.Array:
+		return fmt.Sprintf("[%d]%s", t.Len(), goType(t.Elem()))
+	case reflect.Map:
+		return "map[" + goType(t.Key()) + "]" + goType(t.Elem())
+	}
+	return t.Kind().String()
+}
+
+// importPaths matches the import paths that reflect writes before the
+// type arguments of a generic type ("github.com/x/shared.").
+var importPaths = regexp.MustCompile(`[\w.~-]+(/[\w.~-]+)*/`)
+
+// goType writes t as the generator writes a Field.Type: named types
+// qualified by package name, type arguments separated by ", "
+// ("shared.Pair[string, int]"), so that a caller finds the types that
+// parameters name.
+func goType(t reflect.Type) string {
+	if t.Name() != "" {
+		s := t.String()
+		if strings.Contains(s, "[") {
+			s = strings.ReplaceAll(importPaths.ReplaceAllString(s, ""), ",", ", ")
+		}
+		return s
+	}
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+		return underlying(t)
+	}
+	return t.String()
+}
+
+// structFields lists the fields msgpack encodes for struct type t, by
+// their msgpack keys, as its encoder does: exported fields, named by their
+// msgpack tag or else their Go name, "-" left out, and the fields of an
+// untagged embedded struct in place of it. walk sees every field's type.
+func structFields(t reflect.Type, walk func(reflect.Type)) []Field {
+	var out []Field
+	for f := range t.Fields() {
+		tag := f.Tag.Get("msgpack")
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" || (!f.IsExported() && !f.Anonymous) {
+			continue
+		}
+		ft := f.Type
+		if f.Anonymous && name == "" && !strings.Contains(opts, "noinline") {
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct && !encodesItself(ft) {
+				out = append(out, structFields(ft, walk)...)
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		walk(f.Type)
+		out = append(out, Field{Name: name, Type: goType(f.Type)})
+	}
 	return out
 }
 

@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"context"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/mqrpc/mqrpc/examples/calculator/calculator"
 	"github.com/mqrpc/mqrpc/runtime"
 	"github.com/mqrpc/mqrpc/runtime/memtransport"
+	"github.com/mqrpc/mqrpc/testdata/golden/kinds"
 )
 
 func TestServerAnswersDescribeWithEveryService(t *testing.T) {
@@ -180,3 +182,44 @@ func TestProtoMethodCallsWithDynamicMessages(t *testing.T) {
 		}
 	}
 }
+
+func TestDescriptionDescribesTheNamedTypesOfParameters(t *testing.T) {
+	tr := memtransport.New()
+	t.Cleanup(func() { _ = tr.Close() })
+	srv := runtime.NewServer(tr)
+	if err := kinds.RegisterKinds(srv, kindsImpl{}); err != nil {
+		t.Fatal(err)
+	}
+	svc := srv.Description().Service("kinds.Kinds")
+	want := []runtime.TypeDescription{
+		{Name: "shared.Point", Underlying: "struct", Fields: []runtime.Field{{Name: "X", Type: "int"}, {Name: "Y", Type: "int"}}},
+		// Record refers to itself through Next: described once.
+		{Name: "kinds.Record", Underlying: "struct", Fields: []runtime.Field{
+			{Name: "Name", Type: "string"}, {Name: "Tags", Type: "[]string"}, {Name: "Attrs", Type: "map[string]string"},
+			{Name: "Origin", Type: "shared.Point"}, {Name: "Next", Type: "*kinds.Record"},
+		}},
+		{Name: "shared.Tag", Underlying: "string"},
+		{Name: "shared.Pair[string, int]", Underlying: "struct", Fields: []runtime.Field{{Name: "Key", Type: "string"}, {Name: "Value", Type: "int"}}},
+		{Name: "kinds.Celsius", Underlying: "float64"},
+		{Name: "kinds.Event", Underlying: "struct", Fields: []runtime.Field{{Name: "ID", Type: "int"}, {Name: "Kind", Type: "string"}}},
+	}
+	if !reflect.DeepEqual(svc.Types, want) {
+		t.Errorf("types:\n got %+v\nwant %+v", svc.Types, want)
+	}
+	// Every named type a parameter names is described under that name.
+	for _, m := range svc.Methods {
+		for _, p := range m.Params {
+			for _, name := range namedType.FindAllString(p.Type, -1) {
+				if !strings.HasPrefix(name, "time.") && svc.Type(name) == nil {
+					t.Errorf("%s: parameter %s of type %s: %s is not described", m.Name, p.Name, p.Type, name)
+				}
+			}
+		}
+	}
+}
+
+// namedType matches a package-qualified type name in a Field.Type.
+var namedType = regexp.MustCompile(`[a-z]\w*\.[A-Z]\w*(\[[^\]]*\])?`)
+
+// kindsImpl is a kinds.Kinds that is only registered, never called.
+type kindsImpl struct{ kinds.Kinds }
