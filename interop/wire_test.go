@@ -254,6 +254,10 @@ func TestGoRuntimeProducesWireVectors(t *testing.T) {
 			if d := time.UnixMilli(ms); err != nil || d.Before(start.Add(timeout-time.Second)) || d.After(time.Now().Add(timeout)) {
 				t.Errorf("mqrpc-deadline %q is not the call's deadline, about %v", req["deadline_ms"], start.Add(timeout))
 			}
+			ms, err = strconv.ParseInt(rep["received_ms"], 10, 64)
+			if err != nil || ms < start.UnixMilli() || ms > time.Now().UnixMilli() {
+				t.Errorf("mqrpc-received %q is not a time during the call, from %v", rep["received_ms"], start)
+			}
 		})
 	}
 }

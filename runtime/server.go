@@ -39,6 +39,11 @@ type Server struct {
 	done     chan struct{}
 
 	stats ServerStats
+
+	// received is the last mqrpc-received value formatted: the replies
+	// of one millisecond share it, so that the property costs no
+	// allocation per call under load.
+	received atomic.Pointer[unixMilliText]
 }
 
 // ServerStats counts requests a server did not run, for operators.
@@ -225,6 +230,7 @@ type request struct {
 	method   string
 	codec    codec.Codec
 	deadline time.Time
+	received time.Time // when the server took the request
 	md       Metadata
 }
 
@@ -274,7 +280,7 @@ func (s *Server) serve(msg *Message) {
 // reply even when err is set.
 func (s *Server) parse(msg *Message, now time.Time) (request, *serverMethod, *Error) {
 	p := msg.Properties
-	req := request{id: p[PropCorrelationID], method: p[PropMethod], codec: codec.Msgpack, md: takeMetadata(p, MetadataPrefix)}
+	req := request{id: p[PropCorrelationID], method: p[PropMethod], codec: codec.Msgpack, received: now, md: takeMetadata(p, MetadataPrefix)}
 	if req.id == "" {
 		req.id = msg.Key
 	}
@@ -331,8 +337,9 @@ func (s *Server) run(ctx context.Context, m *serverMethod, args any) (results an
 
 // reply encodes the reply to msg into out and sends it.
 func (s *Server) reply(out *Message, msg *Message, req request, results any, err error, trailer Metadata) {
-	props := make(map[string]string, 4+len(trailer))
+	props := make(map[string]string, 5+len(trailer))
 	props[PropCorrelationID] = req.id
+	props[PropReceived] = s.unixMilli(req.received)
 	if err == nil {
 		if terr := validMetadata(trailer); terr != nil {
 			err, trailer = Errorf(Internal, "handler set a trailer that cannot be sent: %v", terr), nil
@@ -362,6 +369,23 @@ func (s *Server) reply(out *Message, msg *Message, req request, results any, err
 	if err := s.transport.Reply(s.ctx, msg, out); err != nil {
 		s.opts.logger.Warn("mqrpc: send reply", "method", req.method, "call_id", req.id, "err", err)
 	}
+}
+
+// unixMilliText is a time in unix milliseconds and its decimal text.
+type unixMilliText struct {
+	ms   int64
+	text string
+}
+
+// unixMilli returns t in unix milliseconds as a decimal string.
+func (s *Server) unixMilli(t time.Time) string {
+	ms := t.UnixMilli()
+	if last := s.received.Load(); last != nil && last.ms == ms {
+		return last.text
+	}
+	last := &unixMilliText{ms: ms, text: strconv.FormatInt(ms, 10)}
+	s.received.Store(last)
+	return last.text
 }
 
 // marshal encodes v, turning a codec panic into an error: results are

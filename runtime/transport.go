@@ -43,6 +43,7 @@ const (
 	PropDeadline = "mqrpc-deadline" // absolute deadline, unix milliseconds
 	PropStatus   = "mqrpc-status"   // reply status code; absent means OK
 	PropMessage  = "mqrpc-message"  // reply status message
+	PropReceived = "mqrpc-received" // reply: when the server took the request, unix milliseconds
 
 	// Call metadata travels as one property per key with this prefix on the
 	// request, and trailing metadata with TrailerPrefix on the reply.
