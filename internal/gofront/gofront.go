@@ -2,6 +2,13 @@
 // package with golang.org/x/tools/go/packages, checks that every method is
 // something mqrpc can carry, and describes it without go/types so that the
 // emitter never depends on how the service was declared.
+//
+// A method shaped like a protobuf RPC, M(ctx, *Req) (*Resp, error) with
+// Req and Resp protobuf messages, is described as the protobuf front end
+// describes the .proto method: its request and reply bodies are the
+// messages themselves (model.Message), so the Go interface and the .proto
+// service are one service on the wire. Every other method, one-way ones
+// included (they return only error), travels as positional arrays.
 package gofront
 
 import (
@@ -267,6 +274,16 @@ func (l *loader) method(fn *types.Func) (*model.Method, *model.Error) {
 	if results.Len() == 0 || !types.Identical(results.At(results.Len()-1).Type(), errorType) {
 		return refuse("last result must be error, so that callers see failed calls; got %s", l.tupleString(results))
 	}
+	if !m.OneWay && params.Len() == 2 && results.Len() == 2 && l.isMessage(params.At(1).Type()) && l.isMessage(results.At(0).Type()) {
+		// Shaped like a protobuf RPC: the message itself is the body, as
+		// protoc-gen-mqrpc sends it, so this method and its .proto twin
+		// call each other.
+		req, resp := params.At(1), results.At(0)
+		m.Body = model.Message
+		m.Params = []model.Param{{Name: cleanName(req.Name()), Type: l.toModel(req.Type())}}
+		m.Results = []model.Param{{Name: cleanName(resp.Name()), Type: l.toModel(resp.Type())}}
+		return m, nil
+	}
 	for i := 1; i < params.Len(); i++ {
 		p := params.At(i)
 		if reason := l.check(p.Type()); reason != "" {
@@ -285,6 +302,39 @@ func (l *loader) method(fn *types.Func) (*model.Method, *model.Error) {
 		return refuse("is marked mqrpc:oneway but returns %s; a one-way call gets no reply, so it may return only error", l.tupleString(results))
 	}
 	return m, nil
+}
+
+// protoreflectPath is the package of protoreflect.Message, which every
+// generated protobuf message returns from its ProtoReflect method.
+const protoreflectPath = "google.golang.org/protobuf/reflect/protoreflect"
+
+// isMessage reports whether t is *M for a protobuf message type M that
+// generated code can name: *M has the method ProtoReflect()
+// protoreflect.Message, which protoc-gen-go writes for every message.
+func (l *loader) isMessage(t types.Type) bool {
+	// An alias of the pointer type stays positional: the emitter needs
+	// the pointer spelled out to name the message.
+	ptr, ok := t.(*types.Pointer)
+	if !ok {
+		return false
+	}
+	named, ok := types.Unalias(ptr.Elem()).(*types.Named)
+	if !ok || named.Obj().Pkg() == nil {
+		return false
+	}
+	if named.Obj().Pkg() != l.pkg.Types && !named.Obj().Exported() {
+		return false
+	}
+	sel := types.NewMethodSet(ptr).Lookup(nil, "ProtoReflect")
+	if sel == nil {
+		return false
+	}
+	sig := sel.Obj().(*types.Func).Signature()
+	if sig.Params().Len() != 0 || sig.Results().Len() != 1 {
+		return false
+	}
+	res, ok := types.Unalias(sig.Results().At(0).Type()).(*types.Named)
+	return ok && res.Obj().Pkg() != nil && res.Obj().Pkg().Path() == protoreflectPath && res.Obj().Name() == "Message"
 }
 
 // withTypeError adds the compiler's message to a reason that is about a

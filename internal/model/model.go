@@ -77,10 +77,11 @@ const (
 	// (the Go front end).
 	Positional Body = iota
 	// Message bodies are the method's one parameter and one result
-	// themselves, each a pointer to a message (the protobuf front end): the
-	// request body is the request message and the reply body the response
-	// message. OneWay Message methods still have their one result in
-	// Results, which the client returns empty.
+	// themselves, each a pointer to a message (the protobuf front end, and
+	// Go methods shaped like protobuf RPCs): the request body is the
+	// request message and the reply body the response message. OneWay
+	// Message methods still have their one result in Results, which the
+	// client returns empty.
 	Message
 )
 
