@@ -1,9 +1,11 @@
 package protofront_test
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -52,21 +54,85 @@ func compile(t *testing.T, dir, file string) *protogen.Plugin {
 }
 
 // TestBothFrontEndsDescribeTheSameCalculator loads the Calculator of
-// examples/calculator as a Go interface and testdata/proto/calculator as a
-// .proto file. "The same" means: equal service Name, FullName and Doc; the
-// same methods in the same order with equal Name, wire name, Doc and
-// OneWay; hence the same request topic and full method names, so both
-// reach the same queue and method. Not compared, because they differ by
-// design: Params, Results and Body (a Go method's values travel as a
-// positional msgpack array, a proto method's as its one request and
-// response message), and source positions.
+// testdata/proto/calculator/calculator.proto and its twin declared as a
+// Go interface over the same messages (testdata/proto/calculator/gocalc):
+// the two service models are equal but for what differs by design, the
+// source positions and DeclareInterface (protoc-gen-mqrpc declares the
+// interface, mqrpcgen serves the user's own). Equal models give equal
+// generated clients and servers, so each front end's code calls the
+// other's (gocalc's tests make those calls).
 func TestBothFrontEndsDescribeTheSameCalculator(t *testing.T) {
+	goFile, err := gofront.Load(gofront.Config{Dir: "../../testdata/proto/calculator/gocalc", Types: []string{"Calculator"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plugin := compile(t, "../../testdata/proto", "calculator/calculator.proto")
+	pbFile, err := protofront.File(plugin, plugin.FilesByPath["calculator/calculator.proto"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, p := withoutPositions(goFile.Services[0]), withoutPositions(pbFile.Services[0])
+	if len(g.Methods) != 5 {
+		t.Fatalf("the Go Calculator has %d methods, want 5", len(g.Methods))
+	}
+	if !reflect.DeepEqual(g, p) {
+		gm, pm := g.Methods, p.Methods
+		g.Methods, p.Methods = nil, nil
+		if !reflect.DeepEqual(g, p) {
+			t.Errorf("services differ:\n go    %s\n proto %s", dump(g), dump(p))
+		}
+		if len(gm) != len(pm) {
+			t.Fatalf("go has %d methods, proto %d", len(gm), len(pm))
+		}
+		for i := range gm {
+			if !reflect.DeepEqual(gm[i], pm[i]) {
+				t.Errorf("method %d differs:\n go    %s\n proto %s", i, dump(gm[i]), dump(pm[i]))
+			}
+		}
+	}
+	for _, m := range g.Methods {
+		if m.Body != model.Message {
+			t.Errorf("method %s: body %v, want Message", m.Name, m.Body)
+		}
+	}
+}
+
+// withoutPositions returns a copy of svc without what the two front ends set
+// differently by design.
+func withoutPositions(svc *model.Service) *model.Service {
+	c := *svc
+	c.Pos, c.DeclareInterface = model.Pos{}, false
+	c.Methods = nil
+	for _, m := range svc.Methods {
+		mc := *m
+		mc.Pos = model.Pos{}
+		c.Methods = append(c.Methods, &mc)
+	}
+	return &c
+}
+
+// dump spells out a service or method, types included.
+func dump(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
+
+// TestPositionalGoCalculatorSharesOnlyNamesWithTheProto loads the
+// Calculator of examples/calculator, which takes and returns plain Go
+// values, beside calculator.proto. Its service and method names, docs and
+// hence topic and full method names equal the .proto's, so both reach
+// the same queue and method; its bodies are positional msgpack arrays,
+// not the .proto's messages, so the two do not call each other.
+func TestPositionalGoCalculatorSharesOnlyNamesWithTheProto(t *testing.T) {
 	goFile, err := gofront.Load(gofront.Config{Dir: "../../examples/calculator/calculator", Types: []string{"Calculator"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	plugin := compile(t, "../../testdata/proto/calculator", "calculator.proto")
-	pbFile, err := protofront.File(plugin, plugin.FilesByPath["calculator.proto"])
+	plugin := compile(t, "../../testdata/proto", "calculator/calculator.proto")
+	pbFile, err := protofront.File(plugin, plugin.FilesByPath["calculator/calculator.proto"])
 	if err != nil {
 		t.Fatal(err)
 	}
