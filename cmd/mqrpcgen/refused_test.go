@@ -223,6 +223,36 @@ type SClient struct{}
 `),
 		want: "svc.go:7: service S: generated name SClient is already declared in package svc (at svc.go:11); rename that declaration\n",
 	}, {
+		name: "predeclared nil redeclared",
+		files: svc(ctxImport, `type S interface {
+	Add(ctx context.Context, a, b int) (int, error)
+}
+
+var nil = 0
+`),
+		want: "svc.go:7: service S: generated code uses the predeclared nil, which package svc redeclares at svc.go:11; rename it\n",
+	}, {
+		name: "predeclared true redeclared beside a one-way method",
+		files: svc(ctxImport, `type S interface {
+	// Fire starts something.
+	//
+	//mqrpc:oneway
+	Fire(ctx context.Context) error
+}
+
+const true = false
+`),
+		want: "svc.go:7: service S: generated code uses the predeclared true, which package svc redeclares at svc.go:14; rename it\n",
+	}, {
+		// The method comes from a package where int is the predeclared
+		// int; in svc, where the generated code goes, it is not.
+		name: "predeclared type redeclared under an embedded interface",
+		files: map[string]string{
+			"other/other.go": "package other\n\nimport \"context\"\n\ntype Base interface {\n\tDo(ctx context.Context, n int) error\n}\n",
+			"svc.go":         "package svc\n\nimport \"example.com/svc/other\"\n\ntype S interface {\n\tother.Base\n}\n\ntype int = string\n",
+		},
+		want: "svc.go:5: service S: generated code uses the predeclared int, which package svc redeclares at svc.go:9; rename it\n",
+	}, {
 		name: "every problem at once",
 		files: svc(ctxImport, `type S interface {
 	A(a int) error

@@ -33,19 +33,22 @@ var bodyLocals = []string{"c", "ctx", "in", "out", "err", "impl", "args", "s", "
 
 // clientLocals are the identifiers a client method's body uses besides
 // its parameters; a parameter with one of these names is renamed.
-var clientLocals = []string{"c", "ctx", "in", "out", "err", "nil"}
+var clientLocals = []string{"c", "ctx", "in", "out", "err", "nil", "new"}
 
 // Generate returns the gofmt'ed source of f.
 func Generate(f *model.File) ([]byte, error) {
 	taken := newNamer(f.Taken)
+	spell := newSpelling(taken)
 	var errs model.Errors
 	var all []*names
 	for _, svc := range f.Services {
 		n, err := newNames(svc, taken, f.Package)
-		if err != nil {
+		err = append(err, redeclaredPredeclared(svc, taken, f.Package)...)
+		if len(err) > 0 {
 			errs = append(errs, err...)
 			continue
 		}
+		n.spell = spell
 		all = append(all, n)
 	}
 	if len(errs) > 0 {
@@ -90,6 +93,7 @@ func nameImports(out *jen.File, f *model.File, taken *namer) {
 	slices.Sort(paths)
 	used := newNamer(nil)
 	used.reserve(bodyLocals...)
+	used.reserve(predeclared...) // an import named error or new would hide it
 	for _, p := range paths {
 		want := pkgNames[p]
 		name := want
@@ -132,6 +136,7 @@ type names struct {
 	register    string // RegisterCalculator
 	desc        string // calculatorServiceDesc
 	methods     []*methodNames
+	spell       spelling
 }
 
 type methodNames struct {
@@ -371,7 +376,7 @@ func generateClientMethod(f *jen.File, n *names, mn *methodNames) {
 	params := signature(m, mn.params)
 	results := resultTypes(m)
 	if m.Body == model.Message {
-		f.Func().Params(jen.Id("c").Op("*").Id(n.client)).Id(m.Name).Params(params...).Params(results...).Block(messageClientBody(mn)...)
+		f.Func().Params(jen.Id("c").Op("*").Id(n.client)).Id(m.Name).Params(params...).Params(results...).Block(messageClientBody(n, mn)...)
 		return
 	}
 
@@ -406,7 +411,7 @@ func generateClientMethod(f *jen.File, n *names, mn *methodNames) {
 // messageClientBody is a client method whose request and response are the
 // bodies themselves: no argument struct, and the response is returned only
 // when the call succeeded, as gRPC clients do.
-func messageClientBody(mn *methodNames) []jen.Code {
+func messageClientBody(n *names, mn *methodNames) []jen.Code {
 	req := jen.Id(mn.params[0])
 	opts := jen.Id("c").Dot("opts").Op("...")
 	resp := typeCode(mn.m.Results[0].Type.Elem)
@@ -416,11 +421,11 @@ func messageClientBody(mn *methodNames) []jen.Code {
 		return []jen.Code{
 			jen.Err().Op(":=").Id("c").Dot("client").Dot("Send").Call(jen.Id("ctx"), jen.Id(mn.fullName), req, opts),
 			fail,
-			jen.Return(jen.New(resp), jen.Nil()),
+			jen.Return(n.spell.newValue(resp), jen.Nil()),
 		}
 	}
 	return []jen.Code{
-		jen.Id("out").Op(":=").New(resp),
+		jen.Id("out").Op(":=").Add(n.spell.newValue(resp)),
 		jen.Err().Op(":=").Id("c").Dot("client").Dot("Invoke").Call(jen.Id("ctx"), jen.Id(mn.fullName), req, jen.Id("out"), opts),
 		fail,
 		jen.Return(jen.Id("out"), jen.Nil()),
@@ -498,12 +503,12 @@ func methodDesc(n *names, mn *methodNames) jen.Code {
 	}
 	fields = append(fields, schemaFields(m)...)
 	fields = append(fields,
-		jen.Id("NewArgs").Op(":").Func().Params().Any().Block(jen.Return(jen.New(jen.Id(mn.args)))),
+		jen.Id("NewArgs").Op(":").Func().Params().Add(n.spell.anyType()).Block(jen.Return(n.spell.newValue(jen.Id(mn.args)))),
 		jen.Id("Call").Op(":").Func().Params(
 			jen.Id("ctx").Qual(contextPath, "Context"),
-			jen.Id("impl").Any(),
-			argsParam.Any(),
-		).Params(jen.Any(), jen.Error()).Block(body...),
+			jen.Id("impl").Add(n.spell.anyType()),
+			argsParam.Add(n.spell.anyType()),
+		).Params(n.spell.anyType(), jen.Error()).Block(body...),
 	)
 	return lines(fields...)
 }
@@ -529,12 +534,12 @@ func messageMethodDesc(n *names, mn *methodNames) jen.Code {
 	}
 	fields = append(fields, schemaFields(m)...)
 	fields = append(fields,
-		jen.Id("NewArgs").Op(":").Func().Params().Any().Block(jen.Return(jen.New(req))),
+		jen.Id("NewArgs").Op(":").Func().Params().Add(n.spell.anyType()).Block(jen.Return(n.spell.newValue(req))),
 		jen.Id("Call").Op(":").Func().Params(
 			jen.Id("ctx").Qual(contextPath, "Context"),
-			jen.Id("impl").Any(),
-			jen.Id("args").Any(),
-		).Params(jen.Any(), jen.Error()).Block(body...),
+			jen.Id("impl").Add(n.spell.anyType()),
+			jen.Id("args").Add(n.spell.anyType()),
+		).Params(n.spell.anyType(), jen.Error()).Block(body...),
 	)
 	return lines(fields...)
 }

@@ -2,7 +2,13 @@ package gen
 
 import (
 	"errors"
+	"fmt"
+	"go/ast"
 	"go/format"
+	"go/parser"
+	"go/token"
+	"go/types"
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,5 +96,145 @@ func TestLowerCamel(t *testing.T) {
 		if got := lowerCamel(in); got != want {
 			t.Errorf("lowerCamel(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// kitchenFile is a model with every shape of method the emitter writes:
+// message bodies (two-way and one-way) and positional ones with basic,
+// composite and struct types, one-way and without parameters.
+func kitchenFile() *model.File {
+	f := pbFile()
+	msg := func(name string) *model.Type {
+		return &model.Type{Kind: model.Pointer, Elem: &model.Type{Kind: model.Named, Name: name, ImportPath: "example.com/calc/v2/calcpb", PkgName: "calcpb"}}
+	}
+	basic := func(name string) *model.Type { return &model.Type{Kind: model.Basic, Name: name} }
+	f.Services[0].Methods = []*model.Method{
+		{Name: "Add", Body: model.Message, Params: []model.Param{{Name: "req", Type: msg("AddRequest")}}, Results: []model.Param{{Type: msg("AddResponse")}}},
+		{Name: "Log", Body: model.Message, OneWay: true, Params: []model.Param{{Name: "new", Type: msg("LogRequest")}}, Results: []model.Param{{Type: msg("LogResponse")}}},
+		{Name: "Sum", Params: []model.Param{
+			{Name: "xs", Type: &model.Type{Kind: model.Slice, Elem: basic("int")}},
+			{Name: "m", Type: &model.Type{Kind: model.Map, Key: basic("string"), Elem: basic("float64")}},
+			{Name: "p", Type: &model.Type{Kind: model.Struct, Fields: []model.Field{{Name: "N", Type: basic("uint8")}}}},
+		}, Results: []model.Param{{Type: basic("rune")}}},
+		{Name: "Fire", OneWay: true, Params: []model.Param{{Name: "b", Type: basic("byte")}}},
+		{Name: "Ping"},
+	}
+	return f
+}
+
+// universeUses lists the predeclared identifiers src refers to, found by
+// type-checking it alone: its imports and the rest of its package are
+// missing, which leaves the references to the universe resolved.
+func universeUses(t *testing.T, src []byte) map[string]bool {
+	t.Helper()
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, "gen.go", src, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatalf("generated code does not parse: %v\n%s", err, src)
+	}
+	info := &types.Info{Uses: map[*ast.Ident]types.Object{}}
+	conf := types.Config{
+		Importer: importerFunc(func(path string) (*types.Package, error) { return nil, fmt.Errorf("no %s here", path) }),
+		Error:    func(error) {}, // undefined package-scope names and imports are expected
+	}
+	_, _ = conf.Check("calcpb", fset, []*ast.File{file}, info)
+	uses := map[string]bool{}
+	for id, obj := range info.Uses {
+		if obj.Parent() == types.Universe {
+			uses[id.Name] = true
+		}
+	}
+	return uses
+}
+
+type importerFunc func(path string) (*types.Package, error)
+
+func (f importerFunc) Import(path string) (*types.Package, error) { return f(path) }
+
+// The predeclared identifiers generated code refers to are the ones
+// predeclaredUses lists, which a package-scope declaration makes an
+// error, and new and any, which it spells another way in a package that
+// declares them.
+func TestPredeclaredIdentifiersInGeneratedCode(t *testing.T) {
+	f := kitchenFile()
+	allowed := map[string]bool{}
+	for _, name := range predeclaredUses(f.Services[0]) {
+		allowed[name] = true
+	}
+	for _, want := range []string{"error", "nil", "true", "int", "string", "float64", "uint8", "rune", "byte"} {
+		if !allowed[want] {
+			t.Errorf("predeclaredUses lacks %s: %v", want, allowed)
+		}
+	}
+
+	src, err := Generate(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uses := universeUses(t, src)
+	for _, want := range []string{"error", "nil", "true", "new", "any"} {
+		if !uses[want] {
+			t.Errorf("the check found no use of %s, which the output has:\n%s", want, src)
+		}
+	}
+	// A parameter named new would hide the new the body calls.
+	if want := "Log(ctx context.Context, new1 *LogRequest) (*LogResponse, error) {"; !strings.Contains(string(src), want) {
+		t.Errorf("output lacks %q:\n%s", want, src)
+	}
+	for name := range uses {
+		if !allowed[name] && name != "new" && name != "any" {
+			t.Errorf("generated code uses the predeclared %s, which predeclaredUses does not list", name)
+		}
+	}
+
+	f = kitchenFile()
+	f.Taken = []model.Ident{{Name: "new", Pos: model.Pos{Filename: "/src/calcpb/own.go", Line: 3}}, {Name: "any", Pos: model.Pos{Filename: "/src/calcpb/own.go", Line: 5}}}
+	src, err = Generate(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uses = universeUses(t, src)
+	for _, name := range []string{"new", "any"} {
+		if uses[name] {
+			t.Errorf("the package declares %s, yet the generated code uses the predeclared one:\n%s", name, src)
+		}
+	}
+	for _, want := range []string{"out := &AddResponse{}", "return &LogResponse{}, nil", "NewArgs: func() interface{} {\n\t\t\t\treturn &calcSumArgs{}\n"} {
+		if !strings.Contains(string(src), want) {
+			t.Errorf("output lacks %q:\n%s", want, src)
+		}
+	}
+}
+
+func TestRedeclaredPredeclaredIsAnError(t *testing.T) {
+	f := kitchenFile()
+	f.Taken = []model.Ident{
+		{Name: "nil", Pos: model.Pos{Filename: "/src/calcpb/own.go", Line: 3}},
+		{Name: "rune", Pos: model.Pos{Filename: "/src/calcpb/own.go", Line: 4}},
+		{Name: "len", Pos: model.Pos{Filename: "/src/calcpb/own.go", Line: 5}}, // not used: no error
+	}
+	_, err := Generate(f)
+	var errs model.Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("got %v, want model errors", err)
+	}
+	want := []string{
+		"service Calc: generated code uses the predeclared nil, which package calcpb redeclares at own.go:3; rename it",
+		"service Calc: generated code uses the predeclared rune, which package calcpb redeclares at own.go:4; rename it",
+	}
+	var got []string
+	for _, e := range errs {
+		got = append(got, e.Error())
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestPredeclaredListsTheUniverse(t *testing.T) {
+	want := types.Universe.Names() // sorted
+	got := slices.Sorted(slices.Values(predeclared))
+	if !slices.Equal(got, want) {
+		t.Errorf("predeclared:\n%v\nuniverse:\n%v", got, want)
 	}
 }
