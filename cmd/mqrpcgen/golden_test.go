@@ -34,9 +34,9 @@ func TestGoldenFilesAreCurrent(t *testing.T) {
 				if err != nil {
 					t.Fatalf("parse %v: %v", args, err)
 				}
-				files, err := generate(o, dir)
-				if err != nil {
-					t.Fatalf("generate: %v", err)
+				files, warnings, err := generate(o, dir)
+				if err != nil || len(warnings) > 0 {
+					t.Fatalf("generate: %v %q", err, warnings)
 				}
 				for _, f := range files {
 					if *update {
@@ -65,12 +65,12 @@ func TestOutputIsDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	o, _ := parseArgs([]string{"-type", "Kinds"}, io.Discard)
-	first, err := generate(o, dir)
+	first, _, err := generate(o, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
-		again, err := generate(o, dir)
+		again, _, err := generate(o, dir)
 		if err != nil {
 			t.Fatal(err)
 		}
