@@ -1,6 +1,8 @@
 // Package jsonargs converts between JSON, as people type it on a command
 // line, and the values mqrpc's msgpack bodies carry, guided by the Go
-// types that a server's description gives (runtime.Field.Type).
+// types that a server's description gives (runtime.Field.Type and
+// runtime.TypeDescription); and parses the request message of a .proto
+// method from protobuf's JSON mapping.
 package jsonargs
 
 import (
@@ -9,19 +11,52 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/mqrpc/mqrpc/runtime"
 )
 
+// Method is what a server's description says about the parameters of a
+// positional method.
+type Method struct {
+	Params []runtime.Field
+	// Types describes the named types that Params use
+	// (runtime.ServiceDescription.Types): the fields of structs, the type
+	// underneath others.
+	Types []runtime.TypeDescription
+}
+
+// An ArgError is an argument that does not convert to its parameter's
+// type.
+type ArgError struct {
+	// Index counts arguments from 1.
+	Index int
+	// Name is the parameter's name, when the description gives one.
+	Name string
+	Err  error
+}
+
+func (e *ArgError) Error() string {
+	if e.Name != "" {
+		return fmt.Sprintf("argument %d (%s): %v", e.Index, e.Name, e.Err)
+	}
+	return fmt.Sprintf("argument %d: %v", e.Index, e.Err)
+}
+
+func (e *ArgError) Unwrap() error { return e.Err }
+
 // Args converts a JSON array of arguments into the values of a positional
-// request body, in order. With params (from a description) it checks the
-// count and converts each value to the parameter's type; without, every
-// value is converted as its JSON form suggests.
-func Args(raw string, params []runtime.Field, described bool) ([]any, error) {
+// request body, in order. With m (from a description) it checks the count
+// and converts each value to its parameter's type; with m nil, every value
+// is converted as its JSON form suggests.
+func Args(raw string, m *Method) ([]any, error) {
 	dec := json.NewDecoder(strings.NewReader(raw))
 	dec.UseNumber()
 	var list []any
@@ -31,24 +66,24 @@ func Args(raw string, params []runtime.Field, described bool) ([]any, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("arguments: unexpected data after the JSON array")
 	}
-	if described && len(list) != len(params) {
-		return nil, fmt.Errorf("%d arguments given, the method takes %d (%s)", len(list), len(params), Signature(params))
+	if m == nil {
+		out := make([]any, len(list))
+		for i, v := range list {
+			out[i] = generic(v)
+		}
+		return out, nil
 	}
+	if len(list) != len(m.Params) {
+		return nil, fmt.Errorf("%d arguments given, the method takes %d (%s)", len(list), len(m.Params), Signature(m.Params))
+	}
+	c := newConverter(m.Types)
 	out := make([]any, len(list))
 	for i, v := range list {
-		typ := ""
-		if described {
-			typ = params[i].Type
-		}
-		c, err := Value(v, typ)
+		val, err := c.value(v, m.Params[i].Type)
 		if err != nil {
-			name := fmt.Sprintf("argument %d", i+1)
-			if described && params[i].Name != "" {
-				name += " (" + params[i].Name + ")"
-			}
-			return nil, fmt.Errorf("%s: %v", name, err)
+			return nil, &ArgError{Index: i + 1, Name: m.Params[i].Name, Err: err}
 		}
-		out[i] = c
+		out[i] = val
 	}
 	return out, nil
 }
@@ -63,25 +98,71 @@ func Signature(fs []runtime.Field) string {
 }
 
 // Value converts one JSON value (decoded with UseNumber) to what msgpack
-// should carry for the Go type typ. An empty or unknown type (a named type
-// of the service's package, a struct) is converted by the JSON form alone:
-// objects become maps keyed by field name, which is how msgpack encodes
-// structs, and integral numbers become integers.
-func Value(v any, typ string) (any, error) {
+// should carry for the Go type typ, as a description writes it ("int",
+// "[]time.Time", "*calculator.Series"); types describes the named types
+// that typ uses. An empty typ converts by the JSON form alone: objects
+// become maps keyed by field name, which is how msgpack encodes structs,
+// and integral numbers become integers. So does a named type that types
+// does not describe, except that it cannot be null.
+func Value(v any, typ string, types []runtime.TypeDescription) (any, error) {
+	return newConverter(types).value(v, typ)
+}
+
+// converter converts JSON values with the named types of a description
+// at hand.
+type converter struct {
+	types map[string]*runtime.TypeDescription
+}
+
+func newConverter(types []runtime.TypeDescription) *converter {
+	c := &converter{types: make(map[string]*runtime.TypeDescription, len(types))}
+	for i := range types {
+		c.types[types[i].Name] = &types[i]
+	}
+	return c
+}
+
+// resolve follows named types that are not structs to the type underneath
+// ("kinds.Celsius" -> "float64").
+func (c *converter) resolve(typ string) string {
+	for range 16 { // a described chain is short; bound it anyway
+		td := c.types[typ]
+		if td == nil || td.Underlying == "struct" || td.Underlying == "" {
+			return typ
+		}
+		typ = td.Underlying
+	}
+	return typ
+}
+
+// nullable reports whether a Go value of type typ can be nil, so that a
+// JSON null is one of its values rather than a zero that nobody sent.
+func (c *converter) nullable(typ string) bool {
+	typ = c.resolve(typ)
+	return typ == "" || typ == "any" || typ == "error" || strings.HasPrefix(typ, "interface") ||
+		strings.HasPrefix(typ, "*") || strings.HasPrefix(typ, "[]") || strings.HasPrefix(typ, "map[")
+}
+
+func (c *converter) value(v any, typ string) (any, error) {
 	if v == nil {
+		if !c.nullable(typ) {
+			return nil, fmt.Errorf("want a %s, got null: only pointers, slices, maps and interfaces can be null", typ)
+		}
 		return nil, nil
 	}
+	named := typ
+	typ = c.resolve(typ)
 	switch {
 	case strings.HasPrefix(typ, "*"):
-		return Value(v, typ[1:])
+		return c.value(v, typ[1:])
 	case typ == "[]byte" || typ == "[]uint8":
 		s, ok := v.(string)
 		if !ok {
-			return nil, fmt.Errorf("want a base64 string for %s, got %s", typ, jsonKind(v))
+			return nil, fmt.Errorf("want a base64 string for %s, got %s", named, jsonKind(v))
 		}
 		b, err := base64.StdEncoding.DecodeString(s)
 		if err != nil {
-			return nil, fmt.Errorf("want base64 for %s: %v", typ, err)
+			return nil, fmt.Errorf("want base64 for %s: %v", named, err)
 		}
 		return b, nil
 	case strings.HasPrefix(typ, "[]") || arrayType(typ) != "":
@@ -91,39 +172,44 @@ func Value(v any, typ string) (any, error) {
 		}
 		list, ok := v.([]any)
 		if !ok {
-			return nil, fmt.Errorf("want a JSON array for %s, got %s", typ, jsonKind(v))
+			return nil, fmt.Errorf("want a JSON array for %s, got %s", named, jsonKind(v))
+		}
+		if n := arrayLen(typ); n >= 0 && len(list) != n {
+			return nil, fmt.Errorf("want %d elements for %s, got %d", n, named, len(list))
 		}
 		out := make([]any, len(list))
 		for i, e := range list {
-			c, err := Value(e, elem)
+			val, err := c.value(e, elem)
 			if err != nil {
 				return nil, fmt.Errorf("[%d]: %v", i, err)
 			}
-			out[i] = c
+			out[i] = val
 		}
 		return out, nil
 	case strings.HasPrefix(typ, "map["):
-		key, elem, ok := splitMap(typ)
 		obj, isObj := v.(map[string]any)
-		if !ok || !isObj {
-			if !isObj {
-				return nil, fmt.Errorf("want a JSON object for %s, got %s", typ, jsonKind(v))
-			}
+		if !isObj {
+			return nil, fmt.Errorf("want a JSON object for %s, got %s", named, jsonKind(v))
+		}
+		key, elem, ok := splitMap(typ)
+		if !ok {
 			return generic(v), nil
 		}
 		out := make(map[any]any, len(obj))
-		for k, e := range obj {
-			kv, err := Value(keyJSON(k, key), key)
+		for _, k := range SortedKeys(obj) {
+			kv, err := c.value(c.keyJSON(k, key), key)
 			if err != nil {
 				return nil, fmt.Errorf("key %q: %v", k, err)
 			}
-			c, err := Value(e, elem)
+			val, err := c.value(obj[k], elem)
 			if err != nil {
 				return nil, fmt.Errorf("[%q]: %v", k, err)
 			}
-			out[kv] = c
+			out[kv] = val
 		}
 		return out, nil
+	case c.types[typ] != nil && c.types[typ].Underlying == "struct":
+		return c.structValue(v, c.types[typ])
 	case typ == "time.Time":
 		s, ok := v.(string)
 		if !ok {
@@ -142,27 +228,30 @@ func Value(v any, typ string) (any, error) {
 			}
 			return int64(d), nil
 		}
-		return integer(v, typ)
+		return integer(v, "int64")
 	case typ == "string":
 		if s, ok := v.(string); ok {
 			return s, nil
 		}
-		return nil, fmt.Errorf("want a string, got %s", jsonKind(v))
+		return nil, fmt.Errorf("want a string for %s, got %s", named, jsonKind(v))
 	case typ == "bool":
 		if b, ok := v.(bool); ok {
 			return b, nil
 		}
-		return nil, fmt.Errorf("want true or false, got %s", jsonKind(v))
+		return nil, fmt.Errorf("want true or false for %s, got %s", named, jsonKind(v))
 	case typ == "float64" || typ == "float32":
 		n, ok := v.(json.Number)
 		if !ok {
-			return nil, fmt.Errorf("want a number for %s, got %s", typ, jsonKind(v))
+			return nil, fmt.Errorf("want a number for %s, got %s", named, jsonKind(v))
 		}
 		f, err := n.Float64()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("want a number for %s: %v", named, err)
 		}
 		if typ == "float32" {
+			if math.Abs(f) > math.MaxFloat32 {
+				return nil, fmt.Errorf("%s is out of range for %s", n, named)
+			}
 			return float32(f), nil
 		}
 		return f, nil
@@ -172,23 +261,65 @@ func Value(v any, typ string) (any, error) {
 	return generic(v), nil
 }
 
+// structValue converts a JSON object to the map msgpack decodes a struct
+// from, refusing names the struct does not have: the server would drop
+// them, and the call would run without the value meant for them.
+func (c *converter) structValue(v any, td *runtime.TypeDescription) (any, error) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("want a JSON object for %s, got %s", td.Name, jsonKind(v))
+	}
+	out := make(map[string]any, len(obj))
+	for _, k := range SortedKeys(obj) {
+		i := slices.IndexFunc(td.Fields, func(f runtime.Field) bool { return f.Name == k })
+		if i < 0 {
+			names := make([]string, len(td.Fields))
+			for j, f := range td.Fields {
+				names[j] = f.Name
+			}
+			return nil, fmt.Errorf("%s has no field %q; its fields are %s", td.Name, k, strings.Join(names, ", "))
+		}
+		val, err := c.value(obj[k], td.Fields[i].Type)
+		if err != nil {
+			return nil, fmt.Errorf(".%s: %v", k, err)
+		}
+		out[k] = val
+	}
+	return out, nil
+}
+
 func integer(v any, typ string) (any, error) {
 	n, ok := v.(json.Number)
 	if !ok {
 		return nil, fmt.Errorf("want an integer for %s, got %s", typ, jsonKind(v))
 	}
+	bits := intBits(typ)
 	if strings.HasPrefix(typ, "uint") || typ == "byte" {
-		u, err := strconv.ParseUint(n.String(), 10, 64)
+		u, err := strconv.ParseUint(n.String(), 10, bits)
 		if err != nil {
-			return nil, fmt.Errorf("want a non-negative integer for %s, got %s", typ, n)
+			return nil, fmt.Errorf("want an integer from 0 to %d for %s, got %s", uint64(1)<<bits-1, typ, n)
 		}
 		return u, nil
 	}
-	i, err := strconv.ParseInt(n.String(), 10, 64)
+	i, err := strconv.ParseInt(n.String(), 10, bits)
 	if err != nil {
-		return nil, fmt.Errorf("want an integer for %s, got %s", typ, n)
+		return nil, fmt.Errorf("want an integer from %d to %d for %s, got %s", -(int64(1) << (bits - 1)), int64(1)<<(bits-1)-1, typ, n)
 	}
 	return i, nil
+}
+
+// intBits is the size of an integer type; int, uint and uintptr are taken
+// as 64 bits, as on the servers mqrpc runs on.
+func intBits(typ string) int {
+	switch typ {
+	case "int8", "uint8", "byte":
+		return 8
+	case "int16", "uint16":
+		return 16
+	case "int32", "uint32", "rune":
+		return 32
+	}
+	return 64
 }
 
 func isInt(typ string) bool {
@@ -214,6 +345,15 @@ func arrayType(typ string) string {
 	return typ[i+1:]
 }
 
+// arrayLen returns N of "[N]T", -1 for anything else.
+func arrayLen(typ string) int {
+	if arrayType(typ) == "" {
+		return -1
+	}
+	n, _ := strconv.Atoi(typ[1:strings.IndexByte(typ, ']')])
+	return n
+}
+
 // splitMap splits "map[K]V" at its matching bracket.
 func splitMap(typ string) (key, elem string, ok bool) {
 	depth := 0
@@ -233,12 +373,18 @@ func splitMap(typ string) (key, elem string, ok bool) {
 
 // keyJSON turns a JSON object key into the JSON value a map key of type
 // key would have: a number for integer keys.
-func keyJSON(k, key string) any {
+func (c *converter) keyJSON(k, key string) any {
+	key = c.resolve(key)
 	if isInt(key) || key == "float64" || key == "float32" {
 		return json.Number(k)
 	}
 	if key == "bool" {
-		return k == "true"
+		switch k {
+		case "true":
+			return true
+		case "false":
+			return false
+		}
 	}
 	return k
 }
@@ -274,6 +420,8 @@ func generic(v any) any {
 
 func jsonKind(v any) string {
 	switch v := v.(type) {
+	case nil:
+		return "null"
 	case string:
 		return "a string"
 	case json.Number:
@@ -286,6 +434,27 @@ func jsonKind(v any) string {
 		return "an object"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// Message parses raw into m: a JSON object in protojson's form, or an
+// array of one, as the arguments of a positional method are written. Field
+// names m does not have are refused.
+func Message(raw string, m proto.Message) error {
+	b := bytes.TrimSpace([]byte(raw))
+	if len(b) > 0 && b[0] == '[' {
+		var list []json.RawMessage
+		if err := json.Unmarshal(b, &list); err != nil {
+			return fmt.Errorf("the argument must be a JSON object, or an array of one: %v", err)
+		}
+		if len(list) != 1 {
+			return fmt.Errorf("%d arguments given, the method takes 1 (%s)", len(list), m.ProtoReflect().Descriptor().FullName())
+		}
+		b = list[0]
+	}
+	if err := protojson.Unmarshal(b, m); err != nil {
+		return fmt.Errorf("%s: %v", m.ProtoReflect().Descriptor().FullName(), err)
+	}
+	return nil
 }
 
 // JSON turns a value decoded from msgpack into one encoding/json writes:
