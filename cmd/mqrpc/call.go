@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +11,8 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/mqrpc/mqrpc/codec"
 	"github.com/mqrpc/mqrpc/internal/jsonargs"
@@ -179,10 +183,11 @@ func cmdList(ctx context.Context, e *env, args []string) int {
 }
 
 func cmdCall(ctx context.Context, e *env, args []string) int {
-	fs := e.flags("[flags] SERVICE/METHOD [JSON_ARRAY_OF_ARGS]")
+	fs := e.flags("[flags] SERVICE/METHOD [ARGS]")
 	topic := fs.String("topic", "", "request `topic` (default: derived from the service name)")
 	timeout := fs.Duration("timeout", 10*time.Second, "deadline of the call")
 	key := fs.String("key", "", "business `key` added to the request's keys, for 'mqrpc find KEY'")
+	codecName := fs.String("codec", codec.Msgpack.Name(), "`codec` of the request: msgpack, or proto for methods of .proto services")
 	noDescribe := fs.Bool("no-describe", false, "do not ask the server for the method's types; convert arguments by their JSON form")
 	var md metadataFlag
 	fs.Var(&md, "md", "call metadata `key=value` (repeatable)")
@@ -197,12 +202,16 @@ func cmdCall(ctx context.Context, e *env, args []string) int {
 	if service == "" || method == "" {
 		return e.usageErr("want SERVICE/METHOD, as in calculator.Calculator/Add; got %q", fs.Arg(0))
 	}
-	raw := "[]"
+	cd, err := codec.NewRegistry().Lookup(*codecName)
+	if err != nil {
+		return e.usageErr("-codec: %v", err)
+	}
+	raw := ""
 	if fs.NArg() == 2 {
 		raw = fs.Arg(1)
-	}
-	if _, err := jsonargs.Args(raw, nil, false); err != nil {
-		return e.usageErr("%v", err)
+		if !json.Valid([]byte(raw)) {
+			return e.usageErr("arguments must be a JSON array, as in '[2,3]', or for a .proto method a JSON object, as in '{\"a\":2}'")
+		}
 	}
 	c, capt, closeFn, err := e.client()
 	if err != nil {
@@ -212,6 +221,7 @@ func cmdCall(ctx context.Context, e *env, args []string) int {
 	opts := callOptions(*timeout, *topic)
 	full := runtime.FullMethodName(service, method)
 
+	var svc *runtime.ServiceDescription
 	var desc *runtime.MethodDescription
 	if !*noDescribe {
 		d, err := runtime.Describe(ctx, c, service, opts...)
@@ -221,26 +231,47 @@ func cmdCall(ctx context.Context, e *env, args []string) int {
 		case err != nil:
 			return e.fail(statusExit(err), "describe %s: %v", service, err)
 		default:
-			svc := d.Service(service)
-			if svc == nil {
+			if svc = d.Service(service); svc == nil {
 				return e.fail(exitStatusBase+int(runtime.Unimplemented), "the server on that topic does not serve %s", service)
 			}
 			if desc = svc.Method(method); desc == nil {
 				return e.fail(exitStatusBase+int(runtime.Unimplemented), "%s has no method %s; it has %s", service, method, methodNames(svc))
 			}
-			if desc.Body == runtime.BodyMessage.String() {
-				return e.usageErr("%s takes a protobuf message (%s); calling .proto methods is not supported yet", full, desc.Request)
-			}
 		}
 	}
-	var values []any
-	if desc != nil {
-		values, err = jsonargs.Args(raw, desc.Params, desc.Params != nil)
+	// The request and the value its reply decodes into.
+	var req, resp any
+	var result callResult
+	if desc != nil && desc.Body == runtime.BodyMessage.String() {
+		pm, err := svc.ProtoMethod(method)
+		if err != nil {
+			return e.usageErr("cannot build the messages of %s: %v", full, err)
+		}
+		in, out := dynamicpb.NewMessage(pm.Input()), dynamicpb.NewMessage(pm.Output())
+		if raw == "" {
+			raw = "{}"
+		}
+		if err := jsonargs.Message(raw, in); err != nil {
+			return e.usageErr("%s: %v", full, err)
+		}
+		req, resp, result = in, out, messageResult{out}
 	} else {
-		values, err = jsonargs.Args(raw, nil, false)
-	}
-	if err != nil {
-		return e.usageErr("%s: %v", full, err)
+		if cd != codec.Msgpack {
+			return e.usageErr("-codec %s carries only protobuf messages; %s takes positional arguments, which travel in msgpack", cd.Name(), full)
+		}
+		if raw == "" {
+			raw = "[]"
+		}
+		var m *jsonargs.Method
+		if desc != nil {
+			m = &jsonargs.Method{Params: desc.Params, Types: svc.Types}
+		}
+		values, err := jsonargs.Args(raw, m)
+		if err != nil {
+			return e.usageErr("%s: %v", full, err)
+		}
+		r := &positionalResult{desc: desc}
+		req, resp, result = values, &r.body, r
 	}
 	if len(md) > 0 {
 		ctx = runtime.WithOutgoingMetadata(ctx, runtime.Metadata(md))
@@ -248,23 +279,23 @@ func cmdCall(ctx context.Context, e *env, args []string) int {
 
 	capt.keys = *key // on the call itself, not on the describe before it
 	var trailer runtime.Metadata
-	opts = append(opts, runtime.Trailer(&trailer), runtime.WithCodec(codec.Msgpack))
-	var body msgpack.RawMessage
+	opts = append(opts, runtime.Trailer(&trailer), runtime.WithCodec(cd))
 	start := time.Now()
-	if desc != nil && desc.OneWay {
-		err = c.Send(ctx, full, values, opts...)
+	oneWay := desc != nil && desc.OneWay
+	if oneWay {
+		err = c.Send(ctx, full, req, opts...)
 	} else {
-		err = c.Invoke(ctx, full, values, &body, opts...)
+		err = c.Invoke(ctx, full, req, resp, opts...)
 	}
 	latency := time.Since(start)
 	callID := capt.lastID()
-	var results []any
-	if err == nil && len(body) > 0 {
-		if derr := codec.Msgpack.Unmarshal(body, &results); derr != nil {
-			err = runtime.Errorf(runtime.Internal, "decode results: %v", derr)
-		}
+	if err == nil && !oneWay {
+		err = result.decode()
 	}
-	return e.report(full, callID, results, desc, err, latency, trailer)
+	if _, ok := result.(messageResult); ok && oneWay {
+		result = nil // no response message; a positional call still prints []
+	}
+	return e.report(full, callID, result, err, latency, trailer)
 }
 
 func methodNames(svc *runtime.ServiceDescription) string {
@@ -275,9 +306,76 @@ func methodNames(svc *runtime.ServiceDescription) string {
 	return strings.Join(names, ", ")
 }
 
-// report prints a call's outcome: results as JSON on stdout, the status
-// and latency on stderr (text), or one JSON object (-o json).
-func (e *env) report(full, callID string, results []any, desc *runtime.MethodDescription, err error, latency time.Duration, trailer runtime.Metadata) int {
+// callResult is the reply of a call, as the command prints it.
+type callResult interface {
+	// decode reads the reply body that the call left in the result.
+	decode() error
+	// text is the line printed on stdout.
+	text() string
+	// addJSON adds the result to the -o json object.
+	addJSON(out map[string]any)
+}
+
+// positionalResult is the reply of a positional method: the array of its
+// results.
+type positionalResult struct {
+	desc    *runtime.MethodDescription
+	body    msgpack.RawMessage
+	results []any
+}
+
+func (r *positionalResult) decode() error {
+	if len(r.body) == 0 {
+		return nil
+	}
+	if err := codec.Msgpack.Unmarshal(r.body, &r.results); err != nil {
+		return runtime.Errorf(runtime.Internal, "decode results: %v", err)
+	}
+	return nil
+}
+
+func (r *positionalResult) text() string { return jsonargs.Marshal(nonNilList(r.results)) }
+
+func (r *positionalResult) addJSON(out map[string]any) {
+	out["results"] = jsonargs.JSON(nonNilList(r.results))
+	if r.desc != nil && len(r.desc.Results) == len(r.results) && namedResults(r.desc.Results) {
+		named := map[string]any{}
+		for i, f := range r.desc.Results {
+			named[f.Name] = jsonargs.JSON(r.results[i])
+		}
+		out["named"] = named
+	}
+}
+
+// messageResult is the reply of a .proto method: its response message,
+// printed in protobuf's JSON mapping with every field, set or not.
+type messageResult struct {
+	msg *dynamicpb.Message
+}
+
+func (messageResult) decode() error { return nil } // the codec decoded it
+
+func (r messageResult) json() json.RawMessage {
+	b, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(r.msg)
+	if err != nil {
+		b, _ = json.Marshal(map[string]string{"error": err.Error()})
+	}
+	// protojson varies its spacing on purpose; print it the same way every time.
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return b
+	}
+	return buf.Bytes()
+}
+
+func (r messageResult) text() string { return string(r.json()) }
+
+func (r messageResult) addJSON(out map[string]any) { out["response"] = r.json() }
+
+// report prints a call's outcome: the result as JSON on stdout, the status
+// and latency on stderr (text), or one JSON object (-o json). result is
+// nil for a one-way call.
+func (e *env) report(full, callID string, result callResult, err error, latency time.Duration, trailer runtime.Metadata) int {
 	code := runtime.CodeOf(err)
 	ms := float64(latency.Microseconds()) / 1000
 	if e.output == "json" {
@@ -290,15 +388,8 @@ func (e *env) report(full, callID string, results []any, desc *runtime.MethodDes
 		}
 		if err != nil {
 			out["message"] = statusMessage(err)
-		} else {
-			out["results"] = jsonargs.JSON(nonNilList(results))
-			if desc != nil && len(desc.Results) == len(results) && namedResults(desc.Results) {
-				named := map[string]any{}
-				for i, r := range desc.Results {
-					named[r.Name] = jsonargs.JSON(results[i])
-				}
-				out["named"] = named
-			}
+		} else if result != nil {
+			result.addJSON(out)
 		}
 		if len(trailer) > 0 {
 			out["trailer"] = trailer
@@ -307,7 +398,9 @@ func (e *env) report(full, callID string, results []any, desc *runtime.MethodDes
 		return statusExit(err)
 	}
 	if err == nil {
-		fmt.Fprintln(e.stdout, jsonargs.Marshal(nonNilList(results)))
+		if result != nil {
+			fmt.Fprintln(e.stdout, result.text())
+		}
 		fmt.Fprintf(e.stderr, "%s  %s  %.2f ms  call id %s\n", code, full, ms, callID)
 	} else {
 		fmt.Fprintf(e.stderr, "%s: %s\n%s  %.2f ms  call id %s\n", code, statusMessage(err), full, ms, callID)
