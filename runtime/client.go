@@ -175,7 +175,8 @@ func (c *Client) roundTrip(ctx context.Context, cc *clientCall, method string, a
 	// that travels with the request (which may be earlier than ctx's).
 	var expired <-chan time.Time
 	if d, ok := ctx.Deadline(); !ok || deadline.Before(d) {
-		timer := newTimer(deadline.Sub(now))
+		// The send may have taken part of the time left.
+		timer := newTimer(time.Until(deadline))
 		defer releaseTimer(timer)
 		expired = timer.C
 	}

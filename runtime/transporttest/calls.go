@@ -153,6 +153,54 @@ func testCallerReturnsAtDeadline(t *testing.T, cfg *Config) {
 	}
 }
 
+// slowRequests stores each request, then takes delay more to return, as the
+// acknowledgement of a busy broker can.
+type slowRequests struct {
+	runtime.Transport
+	delay time.Duration
+}
+
+func (s slowRequests) Request(ctx context.Context, m *runtime.Message) error {
+	err := s.Transport.Request(ctx, m)
+	t := time.NewTimer(s.delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return err
+}
+
+// testSlowSendDeadline checks that the time a send takes counts against the
+// call's deadline: a call whose request took half its timeout to be stored
+// still returns at its deadline, not that much later.
+func testSlowSendDeadline(t *testing.T, cfg *Config) {
+	delay := 2 * cfg.Slack
+	timeout := 2 * delay
+	e := newEnv(t, cfg, envOptions{
+		noStart:     true,
+		clientTrans: func(tr runtime.Transport) runtime.Transport { return slowRequests{tr, delay} },
+	})
+	for _, how := range []string{"ctx deadline", "WithTimeout"} {
+		ctx, opts := e.ctx(), []runtime.CallOption(nil)
+		var cancel context.CancelFunc = func() {}
+		start := time.Now()
+		deadline := start.Add(timeout)
+		if how == "ctx deadline" {
+			ctx, cancel = context.WithDeadline(ctx, deadline)
+		} else {
+			opts = append(opts, runtime.WithTimeout(timeout))
+		}
+		_, err := e.echo(ctx, how, nil, opts...)
+		late := time.Since(deadline)
+		cancel()
+		wantCode(t, err, runtime.DeadlineExceeded)
+		if late < 0 || late > cfg.Slack {
+			t.Errorf("%s: call whose send took %v returned %v after its deadline, want within [0, %v]", how, delay, late, cfg.Slack)
+		}
+	}
+}
+
 func testHandlerGetsDeadline(t *testing.T, cfg *Config) {
 	e := newEnv(t, cfg, envOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Patience)

@@ -76,6 +76,7 @@ func Run(t *testing.T, cfg Config) {
 		{"OversizeRequestFailsBeforeSend", testOversizeRequest},
 		{"OversizeReplyIsResourceExhausted", testOversizeReply},
 		{"CallerReturnsAtDeadline", testCallerReturnsAtDeadline},
+		{"CallerReturnsAtDeadlineAfterASlowSend", testSlowSendDeadline},
 		{"HandlerGetsCallerDeadline", testHandlerGetsDeadline},
 		{"ExpiredRequestIsNotRun", testExpiredRequestNotRun},
 		{"CancelReturnsAtOnceAndLateReplyIsDropped", testCancel},
