@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,6 +126,10 @@ func testOversizeReply(t *testing.T, cfg *Config) {
 	wantCode(t, err, runtime.ResourceExhausted)
 }
 
+// testCallerReturnsAtDeadline checks the server's side of a deadline: the
+// handler's context ends with the caller's deadline, and its
+// DeadlineExceeded reply arrives about when the caller gives up.
+// testNoReplyDeadline checks the caller's own timer.
 func testCallerReturnsAtDeadline(t *testing.T, cfg *Config) {
 	e := newEnv(t, cfg, envOptions{})
 	const timeout = 500 * time.Millisecond
@@ -149,6 +154,40 @@ func testCallerReturnsAtDeadline(t *testing.T, cfg *Config) {
 		// 1 ms before the caller's own deadline.
 		if late < -time.Millisecond || late > cfg.Slack {
 			t.Errorf("%s: call returned %v after its deadline, want within [-1ms, %v]", how, late, cfg.Slack)
+		}
+	}
+}
+
+// testNoReplyDeadline makes calls that no reply can end, because no server
+// consumes their topic: only the caller's own deadline can, and it must,
+// within the slack. The WithTimeout call runs under a ctx whose deadline is
+// the suite's patience, so that a client without a timer of its own for
+// WithTimeout returns that late, not never.
+func testNoReplyDeadline(t *testing.T, cfg *Config) {
+	e := newEnv(t, cfg, envOptions{noStart: true})
+	const timeout = 300 * time.Millisecond
+	for _, how := range []string{"ctx deadline", "WithTimeout"} {
+		ctx, opts := e.ctx(), []runtime.CallOption(nil)
+		var cancel context.CancelFunc = func() {}
+		start := time.Now()
+		deadline := start.Add(timeout)
+		if how == "ctx deadline" {
+			ctx, cancel = context.WithDeadline(ctx, deadline)
+		} else {
+			opts = append(opts, runtime.WithTimeout(timeout))
+		}
+		_, err := e.echo(ctx, how, nil, opts...)
+		late := time.Since(deadline)
+		cancel()
+		wantCode(t, err, runtime.DeadlineExceeded)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: errors.Is(%v, context.DeadlineExceeded) is false", how, err)
+		}
+		if late < 0 || late > cfg.Slack {
+			t.Errorf("%s: call with no reply returned %v after its deadline, want within [0, %v]", how, late, cfg.Slack)
+		}
+		if n := e.client.Pending(); n != 0 {
+			t.Errorf("%s: %d calls still pending after the deadline", how, n)
 		}
 	}
 }
@@ -224,8 +263,14 @@ func testHandlerGetsDeadline(t *testing.T, cfg *Config) {
 
 func testExpiredRequestNotRun(t *testing.T, cfg *Config) {
 	e := newEnv(t, cfg, envOptions{noStart: true})
-	err := e.client.Invoke(e.ctx(), method("Block"), &idArgs{ID: "expired"}, nil, runtime.WithTimeout(100*time.Millisecond))
+	const timeout = 100 * time.Millisecond
+	start := time.Now()
+	err := e.client.Invoke(e.ctx(), method("Block"), &idArgs{ID: "expired"}, nil, runtime.WithTimeout(timeout))
+	late := time.Since(start) - timeout
 	wantCode(t, err, runtime.DeadlineExceeded)
+	if late < 0 || late > cfg.Slack {
+		t.Errorf("call with no server returned %v after its deadline, want within [0, %v]", late, cfg.Slack)
+	}
 	e.start(e.server)
 	eventually(t, cfg, "the server sees the expired request", func() bool { return e.server.Stats().Expired.Load() == 1 })
 	if n := e.probe.count("Block").Load(); n != 0 {
@@ -261,13 +306,19 @@ func testCancel(t *testing.T, cfg *Config) {
 }
 
 func testCallBeforeServer(t *testing.T, cfg *Config) {
-	e := newEnv(t, cfg, envOptions{noStart: true})
+	var stored atomic.Int64
+	e := newEnv(t, cfg, envOptions{
+		noStart:     true,
+		clientTrans: func(tr runtime.Transport) runtime.Transport { return countingRequests{tr, &stored} },
+	})
 	errc := make(chan error, 1)
 	go func() {
 		_, err := e.echo(e.ctx(), "queued", nil)
 		errc <- err
 	}()
-	eventually(t, cfg, "the call is pending", func() bool { return e.client.Pending() == 1 })
+	// Pending counts the call before it reaches the transport; the server
+	// must start only once the broker holds the request.
+	eventually(t, cfg, "the request is stored", func() bool { return stored.Load() == 1 })
 	e.start(e.server)
 	if err := <-errc; err != nil {
 		t.Fatalf("call sent before the server started: %v", err)

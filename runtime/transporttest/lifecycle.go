@@ -81,24 +81,34 @@ func testOneWay(t *testing.T, cfg *Config) {
 	}
 }
 
+// testGracefulStop checks the order of events once GracefulStop has begun
+// (its server has entered Subscription.Stop): the in-flight handler returns
+// and its reply is stored before GracefulStop returns, and the caller gets
+// that reply.
 func testGracefulStop(t *testing.T, cfg *Config) {
-	e := newEnv(t, cfg, envOptions{})
+	var log eventLog
+	var watched watchedServer
+	e := newEnv(t, cfg, envOptions{serverTrans: func(tr runtime.Transport) runtime.Transport {
+		watched = newWatchedServer(tr, &log)
+		return watched
+	}})
 	errc := make(chan error, 1)
 	go func() { errc <- e.client.Invoke(e.ctx(), method("Block"), &idArgs{}, nil) }()
 	b := e.awaitBlocked()
+	const stopReturned = "GracefulStop returned"
 	stopped := make(chan struct{})
 	go func() {
 		e.server.GracefulStop()
+		log.add(stopReturned)
 		close(stopped)
 	}()
-	select {
-	case <-stopped:
-		t.Fatal("GracefulStop returned while a handler was running")
-	default:
-	}
+	receive(t, cfg, watched.stopping, "GracefulStop to stop its subscription")
 	close(b.release)
 	receive(t, cfg, stopped, "GracefulStop to return")
-	if err := <-errc; err != nil {
+	if !log.before(evReplySent, stopReturned) || !log.before(evHandlerReturned, stopReturned) {
+		t.Errorf("events %v: GracefulStop returned before the in-flight handler returned and its reply was stored", &log)
+	}
+	if err := receive(t, cfg, errc, "the in-flight call to return"); err != nil {
 		t.Fatalf("in-flight call during GracefulStop: %v", err)
 	}
 }

@@ -76,6 +76,7 @@ func Run(t *testing.T, cfg Config) {
 		{"OversizeRequestFailsBeforeSend", testOversizeRequest},
 		{"OversizeReplyIsResourceExhausted", testOversizeReply},
 		{"CallerReturnsAtDeadline", testCallerReturnsAtDeadline},
+		{"CallerReturnsAtDeadlineWhenNoReplyComes", testNoReplyDeadline},
 		{"CallerReturnsAtDeadlineAfterASlowSend", testSlowSendDeadline},
 		{"HandlerGetsCallerDeadline", testHandlerGetsDeadline},
 		{"ExpiredRequestIsNotRun", testExpiredRequestNotRun},
@@ -124,24 +125,26 @@ func newTransport(t *testing.T, cfg *Config) runtime.Transport {
 
 // env is a client and a server of the probe service on a topic of their own.
 type env struct {
-	t      *testing.T
-	cfg    *Config
-	topic  string
-	probe  *probeServer
-	client *runtime.Client
-	server *runtime.Server
+	t           *testing.T
+	cfg         *Config
+	topic       string
+	probe       *probeServer
+	client      *runtime.Client
+	server      *runtime.Server
+	serverTrans func(runtime.Transport) runtime.Transport
 }
 
 type envOptions struct {
 	client      []runtime.ClientOption
 	server      []runtime.ServerOption
 	clientTrans func(runtime.Transport) runtime.Transport // wraps the client's transport
+	serverTrans func(runtime.Transport) runtime.Transport // wraps the transport of each server
 	noStart     bool
 }
 
 func newEnv(t *testing.T, cfg *Config, o envOptions) *env {
 	t.Helper()
-	e := &env{t: t, cfg: cfg, topic: uniqueTopic(t), probe: newProbeServer()}
+	e := &env{t: t, cfg: cfg, topic: uniqueTopic(t), probe: newProbeServer(), serverTrans: o.serverTrans}
 	ct := newTransport(t, cfg)
 	if o.clientTrans != nil {
 		ct = o.clientTrans(ct)
@@ -165,6 +168,9 @@ func newEnv(t *testing.T, cfg *Config, o envOptions) *env {
 func (e *env) newServer(opts ...runtime.ServerOption) *runtime.Server {
 	e.t.Helper()
 	st := newTransport(e.t, e.cfg)
+	if e.serverTrans != nil {
+		st = e.serverTrans(st)
+	}
 	opts = append([]runtime.ServerOption{runtime.WithServiceTopic(serviceName, e.topic)}, opts...)
 	s := runtime.NewServer(st, opts...)
 	if err := s.RegisterService(&probeDesc, e.probe); err != nil {
