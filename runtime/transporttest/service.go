@@ -110,6 +110,10 @@ type probeServer struct {
 	calls    sync.Map // method name -> *atomic.Int64
 	started  chan blocked
 	notified chan string
+
+	// blocking is how many Block calls are running, and peak the most
+	// that ever ran at once.
+	blocking, peak atomic.Int64
 }
 
 func newProbeServer() *probeServer {
@@ -148,6 +152,14 @@ func (p *probeServer) Panic(context.Context) error {
 // returns when the test releases it or its context ends.
 func (p *probeServer) Block(ctx context.Context, id string) error {
 	p.count("Block").Add(1)
+	n := p.blocking.Add(1)
+	defer p.blocking.Add(-1)
+	for {
+		peak := p.peak.Load()
+		if n <= peak || p.peak.CompareAndSwap(peak, n) {
+			break
+		}
+	}
 	d, ok := ctx.Deadline()
 	b := blocked{deadline: d, hasDeadline: ok, release: make(chan struct{})}
 	p.started <- b

@@ -89,6 +89,8 @@ func Run(t *testing.T, cfg Config) {
 		{"InterceptorsRunInOrder", testInterceptors},
 		{"OneWayCallIsDelivered", testOneWay},
 		{"GracefulStopFinishesInFlightCalls", testGracefulStop},
+		{"MaxConcurrencyBoundsRunningHandlers", testMaxConcurrency},
+		{"MaxPendingRefusesCallsAtOnce", testMaxPending},
 		{"ClientCloseFailsPendingCalls", testClientClose},
 	}
 	for _, tc := range tests {

@@ -107,3 +107,17 @@ func (s watchedSubscription) Stop() error {
 	s.w.once.Do(func() { close(s.w.stopping) })
 	return s.Subscription.Stop()
 }
+
+// countingDeliveries counts the messages its transport has handed to the
+// handlers of its subscriptions.
+type countingDeliveries struct {
+	runtime.Transport
+	delivered *atomic.Int64
+}
+
+func (c countingDeliveries) Subscribe(topic, group string, h runtime.Handler) (runtime.Subscription, error) {
+	return c.Transport.Subscribe(topic, group, func(ctx context.Context, m *runtime.Message) error {
+		c.delivered.Add(1)
+		return h(ctx, m)
+	})
+}
