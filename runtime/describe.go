@@ -77,10 +77,12 @@ type ServiceDescription struct {
 	// ProtoFiles are the serialized google.protobuf.FileDescriptorProto
 	// messages of a service generated from a .proto file: the file that
 	// declares the service and every file it imports, transitively, each
-	// once, imports before the files that import them. They are what gRPC
-	// server reflection answers to file_containing_symbol, and all a
-	// caller without generated code needs to build requests and read
-	// replies (see ProtoMethod). Empty for Go-interface services.
+	// once, every file after its imports. They are what gRPC server
+	// reflection answers to file_containing_symbol, and all a caller
+	// without generated code needs to build requests and read replies
+	// (see ProtoMessages). A Go-interface service whose methods
+	// take and return protobuf messages carries the files of those
+	// messages. Empty when no method's body is a message.
 	ProtoFiles [][]byte `msgpack:"proto_files,omitempty" json:"proto_files,omitempty"`
 	// Types describes the named types that the parameters of positional
 	// methods use, by the name their Field.Type gives them, so that a
@@ -107,37 +109,48 @@ type TypeDescription struct {
 	Fields     []Field `msgpack:"fields,omitempty" json:"fields,omitempty"`
 }
 
-// ProtoMethod resolves the named method of a .proto service from
-// ProtoFiles, with its request and response message descriptors, for
-// callers that have no generated code for the service (dynamicpb).
-func (s *ServiceDescription) ProtoMethod(name string) (protoreflect.MethodDescriptor, error) {
-	if len(s.ProtoFiles) == 0 {
-		return nil, fmt.Errorf("the description of %s carries no .proto files", s.Name)
+// ProtoMessages resolves the request and response messages of the named
+// "message" method from ProtoFiles, for callers that have no generated
+// code for the service (dynamicpb).
+func (s *ServiceDescription) ProtoMessages(method string) (req, resp protoreflect.MessageDescriptor, err error) {
+	m := s.Method(method)
+	switch {
+	case m == nil:
+		return nil, nil, fmt.Errorf("%s has no method %s", s.Name, method)
+	case m.Request == "" || m.Response == "":
+		return nil, nil, fmt.Errorf("the description of %s does not name the messages of %s", s.Name, method)
+	case len(s.ProtoFiles) == 0:
+		return nil, nil, fmt.Errorf("the description of %s carries no .proto files", s.Name)
 	}
 	set := &descriptorpb.FileDescriptorSet{File: make([]*descriptorpb.FileDescriptorProto, len(s.ProtoFiles))}
 	for i, b := range s.ProtoFiles {
 		set.File[i] = new(descriptorpb.FileDescriptorProto)
 		if err := proto.Unmarshal(b, set.File[i]); err != nil {
-			return nil, fmt.Errorf("the description of %s: .proto file %d: %w", s.Name, i+1, err)
+			return nil, nil, fmt.Errorf("the description of %s: .proto file %d: %w", s.Name, i+1, err)
 		}
 	}
 	files, err := protodesc.NewFiles(set)
 	if err != nil {
-		return nil, fmt.Errorf("the description of %s: %w", s.Name, err)
+		return nil, nil, fmt.Errorf("the description of %s: %w", s.Name, err)
 	}
-	d, err := files.FindDescriptorByName(protoreflect.FullName(s.Name))
-	if err != nil {
-		return nil, fmt.Errorf("the .proto files of %s do not declare it: %w", s.Name, err)
+	find := func(name string) (protoreflect.MessageDescriptor, error) {
+		d, err := files.FindDescriptorByName(protoreflect.FullName(name))
+		if err != nil {
+			return nil, fmt.Errorf("the .proto files of %s do not declare %s: %w", s.Name, name, err)
+		}
+		md, ok := d.(protoreflect.MessageDescriptor)
+		if !ok {
+			return nil, fmt.Errorf("%s is not a message in the .proto files of %s", name, s.Name)
+		}
+		return md, nil
 	}
-	sd, ok := d.(protoreflect.ServiceDescriptor)
-	if !ok {
-		return nil, fmt.Errorf("%s is a %T in its .proto files, not a service", s.Name, d)
+	if req, err = find(m.Request); err != nil {
+		return nil, nil, err
 	}
-	md := sd.Methods().ByName(protoreflect.Name(name))
-	if md == nil {
-		return nil, fmt.Errorf("the .proto files of %s declare no method %s", s.Name, name)
+	if resp, err = find(m.Response); err != nil {
+		return nil, nil, err
 	}
-	return md, nil
+	return req, resp, nil
 }
 
 // Method returns the description of the named method, or nil.
@@ -161,8 +174,8 @@ type MethodDescription struct {
 	Params  []Field `msgpack:"params" json:"params"`
 	Results []Field `msgpack:"results" json:"results"`
 	// Request and Response are the full protobuf names of the messages of
-	// a "message" method, when the server's binary registers its .proto
-	// file ("calc.v1.AddRequest").
+	// a "message" method ("calc.v1.AddRequest"), declared in the service's
+	// ProtoFiles.
 	Request  string `msgpack:"request,omitempty" json:"request,omitempty"`
 	Response string `msgpack:"response,omitempty" json:"response,omitempty"`
 }
@@ -214,20 +227,35 @@ func (s *Server) Description() *Description {
 	for _, sd := range descs {
 		svc := ServiceDescription{Name: sd.ServiceName, Topic: s.topicOf(sd.ServiceName)}
 		pd := protoService(sd)
-		for i := range sd.Methods {
-			svc.Methods = append(svc.Methods, describeMethod(sd, pd, &sd.Methods[i]))
-		}
+		var files []protoreflect.FileDescriptor
 		if pd != nil {
-			svc.ProtoFiles = protoFiles(pd.ParentFile())
+			files = append(files, pd.ParentFile())
 		}
+		for i := range sd.Methods {
+			m := &sd.Methods[i]
+			md := describeMethod(sd, m)
+			if m.Body == BodyMessage {
+				req, resp := protoMessages(sd, pd, m)
+				if req != nil {
+					md.Request = string(req.FullName())
+					files = append(files, req.ParentFile())
+				}
+				if resp != nil {
+					md.Response = string(resp.FullName())
+					files = append(files, resp.ParentFile())
+				}
+			}
+			svc.Methods = append(svc.Methods, md)
+		}
+		svc.ProtoFiles = protoFiles(files)
 		svc.Types = paramTypes(sd)
 		d.Services = append(d.Services, svc)
 	}
 	return d
 }
 
-func describeMethod(sd *ServiceDesc, pd protoreflect.ServiceDescriptor, m *MethodDesc) MethodDescription {
-	md := MethodDescription{
+func describeMethod(sd *ServiceDesc, m *MethodDesc) MethodDescription {
+	return MethodDescription{
 		Name:       m.Name,
 		FullMethod: FullMethodName(sd.ServiceName, m.Name),
 		OneWay:     m.OneWay,
@@ -235,10 +263,6 @@ func describeMethod(sd *ServiceDesc, pd protoreflect.ServiceDescriptor, m *Metho
 		Params:     nonNil(m.Params),
 		Results:    nonNil(m.Results),
 	}
-	if m.Body == BodyMessage {
-		md.Request, md.Response = protoMessageNames(pd, m)
-	}
-	return md
 }
 
 func nonNil(f []Field) []Field {
@@ -252,7 +276,8 @@ func nonNil(f []Field) []Field {
 // file in the binary's protobuf registry, where protoc-gen-go's code
 // registers every file: the generated package that declares the service's
 // messages is linked in with it, so the generated mqrpc code need not
-// carry the descriptor itself. It returns nil for Go-interface services.
+// carry the descriptor itself. It returns nil for Go-interface services,
+// whose names the registry does not know.
 func protoService(sd *ServiceDesc) protoreflect.ServiceDescriptor {
 	if !slices.ContainsFunc(sd.Methods, func(m MethodDesc) bool { return m.Body == BodyMessage }) {
 		return nil
@@ -265,24 +290,39 @@ func protoService(sd *ServiceDesc) protoreflect.ServiceDescriptor {
 	return pd
 }
 
-// protoMessageNames names the request and response messages of a .proto
-// method.
-func protoMessageNames(pd protoreflect.ServiceDescriptor, m *MethodDesc) (req, resp string) {
+// protoMessages finds the request and response messages of a "message"
+// method: in the .proto service when there is one, else from the Go types
+// that the method takes and returns, for a Go-interface service whose
+// methods are shaped like protobuf RPCs.
+func protoMessages(sd *ServiceDesc, pd protoreflect.ServiceDescriptor, m *MethodDesc) (req, resp protoreflect.MessageDescriptor) {
 	if pd != nil {
 		if md := pd.Methods().ByName(protoreflect.Name(m.Name)); md != nil {
-			return string(md.Input().FullName()), string(md.Output().FullName())
+			return md.Input(), md.Output()
 		}
 	}
-	// Without the registry, the request message still names itself.
-	if pm, ok := m.NewArgs().(interface{ ProtoReflect() protoreflect.Message }); ok {
-		req = string(pm.ProtoReflect().Descriptor().FullName())
+	if m.NewArgs != nil {
+		if pm, ok := m.NewArgs().(protoreflect.ProtoMessage); ok {
+			req = pm.ProtoReflect().Descriptor()
+		}
 	}
-	return req, ""
+	// HandlerType is a nil pointer to the service interface, whose method
+	// returns a pointer to the response message.
+	if t := reflect.TypeOf(sd.HandlerType); t != nil && t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Interface {
+		if meth, ok := t.Elem().MethodByName(m.Name); ok && meth.Type.NumOut() > 0 {
+			out := meth.Type.Out(0)
+			if out.Kind() == reflect.Pointer {
+				if pm, ok := reflect.New(out.Elem()).Interface().(protoreflect.ProtoMessage); ok {
+					resp = pm.ProtoReflect().Descriptor()
+				}
+			}
+		}
+	}
+	return req, resp
 }
 
-// protoFiles serializes f and the files it imports, transitively, each
-// once, every file after its imports.
-func protoFiles(f protoreflect.FileDescriptor) [][]byte {
+// protoFiles serializes files and the files they import, transitively,
+// each once, every file after its imports; nil for none.
+func protoFiles(files []protoreflect.FileDescriptor) [][]byte {
 	var out [][]byte
 	seen := map[string]bool{}
 	var add func(f protoreflect.FileDescriptor)
@@ -304,7 +344,9 @@ func protoFiles(f protoreflect.FileDescriptor) [][]byte {
 		}
 		out = append(out, b)
 	}
-	add(f)
+	for _, f := range files {
+		add(f)
+	}
 	return out
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,36 +103,81 @@ func TestDescriptionCarriesTheProtoFilesOfAProtoService(t *testing.T) {
 		t.Errorf("files %q, want %q", names, want)
 	}
 
-	div, err := svc.ProtoMethod("Div")
+	req, resp, err := svc.ProtoMessages("Div")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if div.Input().FullName() != "calc.v1.DivRequest" || div.Output().Fields().ByName("remainder").Number() != 2 {
-		t.Errorf("Div resolves to %s -> %s", div.Input().FullName(), div.Output().FullName())
+	if req.FullName() != "calc.v1.DivRequest" || resp.Fields().ByName("remainder").Number() != 2 {
+		t.Errorf("Div resolves to %s -> %s", req.FullName(), resp.FullName())
 	}
-	rec, err := svc.ProtoMethod("Record")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rec.Output().FullName() != "google.protobuf.Empty" {
-		t.Errorf("Record returns %s", rec.Output().FullName())
+	if _, resp, err := svc.ProtoMessages("Record"); err != nil || resp.FullName() != "google.protobuf.Empty" {
+		t.Errorf("Record returns %v (%v)", resp, err)
 	}
 
+	withFiles := func(files [][]byte) *runtime.ServiceDescription {
+		cp := *svc
+		cp.ProtoFiles = files
+		return &cp
+	}
+	renamed := *svc
+	renamed.Methods = slices.Clone(svc.Methods)
+	renamed.Methods[0].Response = "calc.v1.Nope"
 	for _, tt := range []struct {
 		svc    *runtime.ServiceDescription
 		method string
 		want   string
 	}{
-		{svc, "Pow", "declare no method Pow"},
-		{d.Service(calculator.CalculatorServiceName), "Add", "carries no .proto files"},
-		{&runtime.ServiceDescription{Name: "x.Y", ProtoFiles: [][]byte{{0xff}}}, "Add", ".proto file 1"},
-		{&runtime.ServiceDescription{Name: "calc.v1.Nope", ProtoFiles: svc.ProtoFiles}, "Add", "do not declare it"},
+		{svc, "Pow", "calc.v1.Calculator has no method Pow"},
+		{d.Service(calculator.CalculatorServiceName), "Add", "does not name the messages of Add"},
+		{withFiles(nil), "Add", "carries no .proto files"},
+		{withFiles([][]byte{{0xff}}), "Add", ".proto file 1"},
+		{&renamed, "Add", "do not declare calc.v1.Nope"},
 		// Without its import, the service's file does not resolve.
-		{&runtime.ServiceDescription{Name: svc.Name, ProtoFiles: svc.ProtoFiles[1:]}, "Add", "google/protobuf/empty.proto"},
+		{withFiles(svc.ProtoFiles[1:]), "Add", "google/protobuf/empty.proto"},
 	} {
-		if _, err := tt.svc.ProtoMethod(tt.method); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if _, _, err := tt.svc.ProtoMessages(tt.method); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s/%s: got error %v, want one containing %q", tt.svc.Name, tt.method, err, tt.want)
 		}
+	}
+}
+
+// adder is a Go interface shaped like a protobuf RPC service.
+type adder interface {
+	Add(ctx context.Context, req *calcv1.AddRequest) (*calcv1.AddResponse, error)
+}
+
+// A Go-interface service whose methods take and return messages is
+// described with the files of those messages: the protobuf registry knows
+// no service of its name.
+func TestDescriptionCarriesTheMessagesOfAGoServiceShapedLikeProto(t *testing.T) {
+	tr := memtransport.New()
+	t.Cleanup(func() { _ = tr.Close() })
+	srv := runtime.NewServer(tr)
+	desc := &runtime.ServiceDesc{
+		ServiceName: "gocalc.Adder",
+		HandlerType: (*adder)(nil),
+		Methods: []runtime.MethodDesc{{
+			Name: "Add", Body: runtime.BodyMessage,
+			NewArgs: func() any { return new(calcv1.AddRequest) },
+			Call: func(ctx context.Context, impl, args any) (any, error) {
+				return impl.(adder).Add(ctx, args.(*calcv1.AddRequest))
+			},
+		}},
+	}
+	if err := srv.RegisterService(desc, calcv1.Server{}); err != nil {
+		t.Fatal(err)
+	}
+	svc := srv.Description().Service("gocalc.Adder")
+	add := svc.Method("Add")
+	if add.Request != "calc.v1.AddRequest" || add.Response != "calc.v1.AddResponse" {
+		t.Errorf("Add: request %q, response %q", add.Request, add.Response)
+	}
+	req, resp, err := svc.ProtoMessages("Add")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.Fields().ByName("b") == nil || resp.Fields().ByName("sum") == nil {
+		t.Errorf("Add resolves to %s -> %s", req.FullName(), resp.FullName())
 	}
 }
 
@@ -158,16 +204,16 @@ func TestProtoMethodCallsWithDynamicMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	div, err := d.Service(calcv1.CalculatorServiceName).ProtoMethod("Div")
+	divReq, divResp, err := d.Service(calcv1.CalculatorServiceName).ProtoMessages("Div")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, cd := range []codec.Codec{codec.Msgpack, codec.Proto} {
-		req := dynamicpb.NewMessage(div.Input())
+		req := dynamicpb.NewMessage(divReq)
 		if err := protojson.Unmarshal([]byte(`{"a":"7","b":2}`), req); err != nil {
 			t.Fatal(err)
 		}
-		resp := dynamicpb.NewMessage(div.Output())
+		resp := dynamicpb.NewMessage(divResp)
 		if err := c.Invoke(ctx, calcv1.Calculator_Div_FullMethodName, req, resp, runtime.WithCodec(cd)); err != nil {
 			t.Fatalf("%s: %v", cd.Name(), err)
 		}

@@ -243,11 +243,11 @@ func cmdCall(ctx context.Context, e *env, args []string) int {
 	var req, resp any
 	var result callResult
 	if desc != nil && desc.Body == runtime.BodyMessage.String() {
-		pm, err := svc.ProtoMethod(method)
+		reqDesc, respDesc, err := svc.ProtoMessages(method)
 		if err != nil {
 			return e.usageErr("cannot build the messages of %s: %v", full, err)
 		}
-		in, out := dynamicpb.NewMessage(pm.Input()), dynamicpb.NewMessage(pm.Output())
+		in, out := dynamicpb.NewMessage(reqDesc), dynamicpb.NewMessage(respDesc)
 		if raw == "" {
 			raw = "{}"
 		}

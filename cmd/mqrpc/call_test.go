@@ -205,11 +205,11 @@ func TestDescribeShowsAProtoService(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &svc); err != nil {
 		t.Fatalf("json: %v\n%s", err, out)
 	}
-	add, err := svc.ProtoMethod("Add")
+	_, resp, err := svc.ProtoMessages("Add")
 	if err != nil {
 		t.Fatalf("json: %v", err)
 	}
-	if len(svc.Methods) != 1 || svc.Methods[0].Request != "calc.v1.AddRequest" || add.Output().Fields().ByName("sum") == nil {
+	if len(svc.Methods) != 1 || svc.Methods[0].Request != "calc.v1.AddRequest" || resp.Fields().ByName("sum") == nil {
 		t.Errorf("json: got %+v", svc)
 	}
 }
