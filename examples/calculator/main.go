@@ -7,6 +7,9 @@
 //
 // The server and client modes reach the broker's name server at
 // $MQRPC_NAMESRV (default 127.0.0.1:9876); start one with make broker-up.
+// -topic gives a server and its clients a request topic (and so a
+// consumer group) of their own, apart from other calculator servers on
+// the same broker.
 package main
 
 import (
@@ -36,6 +39,7 @@ func main() {
 func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("calculator", flag.ContinueOnError)
 	namesrv := fs.String("namesrv", envOr("MQRPC_NAMESRV", "127.0.0.1:9876"), "RocketMQ name server `address` for the server and client modes")
+	topic := fs.String("topic", runtime.TopicFor(calculator.CalculatorServiceName), "request `topic` of the Calculator service for the server and client modes")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long the client waits for each reply")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -50,13 +54,13 @@ func run(args []string, stdout io.Writer) error {
 	case "server":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		return serve(ctx, *namesrv, stdout)
+		return serve(ctx, *namesrv, *topic, stdout)
 	case "client":
 		a, b, err := operands(rest)
 		if err != nil {
 			return err
 		}
-		return callRemote(*namesrv, *timeout, a, b, stdout)
+		return callRemote(*namesrv, *topic, *timeout, a, b, stdout)
 	}
 	return fmt.Errorf("unknown mode %q; want server, client or none", mode)
 }

@@ -12,6 +12,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(envProgram) != "" {
+		// This process is the calculator program; see startProgram.
+		main()
+		os.Exit(0)
+	}
 	if topic := os.Getenv(envServer); topic != "" {
 		// This process is the server of a RocketMQ test; see startServer.
 		if err := serveForTest(topic); err != nil {

@@ -11,36 +11,36 @@ import (
 	"github.com/mqrpc/mqrpc/runtime/rocketmq"
 )
 
-// serve serves the calculator over RocketMQ until ctx is done, then
-// finishes the calls in progress.
-func serve(ctx context.Context, namesrv string, stdout io.Writer) error {
+// serve serves the calculator over RocketMQ on topic until ctx is done,
+// then finishes the calls in progress.
+func serve(ctx context.Context, namesrv, topic string, stdout io.Writer) error {
 	tr, err := rocketmq.New(rocketmq.Config{NameServers: []string{namesrv}})
 	if err != nil {
 		return err
 	}
 	defer tr.Close()
-	srv := runtime.NewServer(tr)
+	srv := runtime.NewServer(tr, runtime.WithServiceTopic(calculator.CalculatorServiceName, topic))
 	if err := calculator.RegisterCalculator(srv, calculator.Server{}); err != nil {
 		return err
 	}
 	if err := srv.Start(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "serving %s on topic %s via %s\n", calculator.CalculatorServiceName, runtime.TopicFor(calculator.CalculatorServiceName), namesrv)
+	fmt.Fprintf(stdout, "serving %s on topic %s via %s\n", calculator.CalculatorServiceName, topic, namesrv)
 	<-ctx.Done()
 	srv.GracefulStop()
 	return nil
 }
 
-// callRemote calls a calculator server over RocketMQ.
-func callRemote(namesrv string, timeout time.Duration, a, b int, stdout io.Writer) error {
+// callRemote calls a calculator server over RocketMQ on topic.
+func callRemote(namesrv, topic string, timeout time.Duration, a, b int, stdout io.Writer) error {
 	tr, err := rocketmq.New(rocketmq.Config{NameServers: []string{namesrv}})
 	if err != nil {
 		return err
 	}
 	defer tr.Close()
 	client, err := runtime.NewClient(tr,
-		runtime.WithCallOptions(runtime.WithTimeout(timeout)),
+		runtime.WithCallOptions(runtime.WithTimeout(timeout), runtime.WithTopic(topic)),
 		runtime.WithClientInterceptors(printLatency(stdout)))
 	if err != nil {
 		return err
