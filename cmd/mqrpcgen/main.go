@@ -50,6 +50,9 @@ one-way: the call returns once the request is queued, and no reply comes.
 On a refused interface mqrpcgen writes nothing, prints file:line: reason for
 each problem and exits with status 1.
 
+After -output is added or dropped, the files mqrpcgen wrote before for the
+same types are left in place: mqrpcgen names them, for you to delete.
+
 Use it with go generate, beside the interface:
 
 	//go:generate go run github.com/mqrpc/mqrpc/cmd/mqrpcgen -type Calculator
