@@ -65,6 +65,8 @@ func testMaxPending(t *testing.T, cfg *Config) {
 	for i := range held {
 		held[i] = e.awaitBlocked() // its call stays pending until released
 	}
+	// A handler may start before its client's Request has returned.
+	eventually(t, cfg, "every held call's Request returns", func() bool { return stored.Load() == limit })
 
 	start := time.Now()
 	_, err := e.echo(e.ctx(), "one too many", nil)
