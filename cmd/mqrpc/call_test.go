@@ -222,10 +222,10 @@ func TestCallRefusesBadArgumentsOfAGoMethod(t *testing.T) {
 		args     []string
 		inStderr string
 	}{
-		{[]string{"calculator.Calculator/Add", `[null,1]`}, "argument 1 (a): want a int, got null"},
+		{[]string{"calculator.Calculator/Add", `[null,1]`}, "argument 1 (a): int cannot be null"},
 		{[]string{"calculator.Calculator/Stats", `[{"Nome":"t","Values":[1]}]`},
 			`argument 1 (s): calculator.Series has no field "Nome"; its fields are Name, Values`},
-		{[]string{"calculator.Calculator/Stats", `[{"Name":"t","Values":[1,null]}]`}, "argument 1 (s): .Values: [1]: want a float64, got null"},
+		{[]string{"calculator.Calculator/Stats", `[{"Name":"t","Values":[1,null]}]`}, "argument 1 (s): .Values: [1]: float64 cannot be null"},
 		{[]string{"-codec", "proto", "calculator.Calculator/Add", `[1,2]`}, "-codec proto carries only protobuf messages"},
 	} {
 		code, out, errOut := mqrpc(t, append(base, tt.args...)...)

@@ -146,7 +146,7 @@ func (c *converter) nullable(typ string) bool {
 func (c *converter) value(v any, typ string) (any, error) {
 	if v == nil {
 		if !c.nullable(typ) {
-			return nil, fmt.Errorf("want a %s, got null: only pointers, slices, maps and interfaces can be null", typ)
+			return nil, fmt.Errorf("%s cannot be null: only pointers, slices, maps and interfaces can", typ)
 		}
 		return nil, nil
 	}
@@ -154,7 +154,15 @@ func (c *converter) value(v any, typ string) (any, error) {
 	typ = c.resolve(typ)
 	switch {
 	case strings.HasPrefix(typ, "*"):
-		return c.value(v, typ[1:])
+		// A pointer carries its pointee. A described type may point at
+		// itself (type T *T), so the chain is bounded.
+		for i := 0; strings.HasPrefix(typ, "*"); i++ {
+			if i == 64 {
+				return nil, fmt.Errorf("%s points through more than 64 pointers", named)
+			}
+			typ = c.resolve(typ[1:])
+		}
+		return c.value(v, typ)
 	case typ == "[]byte" || typ == "[]uint8":
 		s, ok := v.(string)
 		if !ok {

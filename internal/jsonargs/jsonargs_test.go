@@ -31,6 +31,7 @@ var types = []runtime.TypeDescription{
 	{Name: "demo.Tag", Underlying: "string"},
 	{Name: "demo.Level", Underlying: "int8"},
 	{Name: "demo.Tags", Underlying: "[]demo.Tag"},
+	{Name: "demo.Loop", Underlying: "*demo.Loop"},
 }
 
 func TestValueConvertsEveryKind(t *testing.T) {
@@ -106,18 +107,18 @@ func TestValueRefusesWhatTheTypeCannotHold(t *testing.T) {
 		json, typ string
 		want      string
 	}{
-		{`null`, "int", "want a int, got null: only pointers, slices, maps and interfaces can be null"},
-		{`null`, "string", "got null"},
-		{`null`, "bool", "got null"},
-		{`null`, "float64", "got null"},
-		{`null`, "time.Time", "got null"},
-		{`null`, "time.Duration", "got null"},
-		{`null`, "[2]int", "got null"},
-		{`null`, "demo.Point", "want a demo.Point, got null"},
-		{`null`, "demo.Celsius", "got null"},
-		{`null`, "other.Thing", "got null"},
-		{`[1,null]`, "[]int", "[1]: want a int, got null"},
-		{`{"X":null}`, "demo.Point", ".X: want a int, got null"},
+		{`null`, "int", "int cannot be null: only pointers, slices, maps and interfaces can"},
+		{`null`, "string", "string cannot be null"},
+		{`null`, "bool", "bool cannot be null"},
+		{`null`, "float64", "float64 cannot be null"},
+		{`null`, "time.Time", "time.Time cannot be null"},
+		{`null`, "time.Duration", "time.Duration cannot be null"},
+		{`null`, "[2]int", "[2]int cannot be null"},
+		{`null`, "demo.Point", "demo.Point cannot be null"},
+		{`null`, "demo.Celsius", "demo.Celsius cannot be null"},
+		{`null`, "other.Thing", "other.Thing cannot be null"},
+		{`[1,null]`, "[]int", "[1]: int cannot be null"},
+		{`{"X":null}`, "demo.Point", ".X: int cannot be null"},
 		{`{"Nome":"t"}`, "demo.Series", `demo.Series has no field "Nome"; its fields are name, Values, Origin`},
 		{`{"Origin":{"Z":1}}`, "demo.Series", `.Origin: demo.Point has no field "Z"; its fields are X, Y`},
 		{`[1]`, "demo.Point", "want a JSON object for demo.Point, got an array"},
@@ -141,6 +142,8 @@ func TestValueRefusesWhatTheTypeCannotHold(t *testing.T) {
 		{`"yesterday"`, "time.Time", "want an RFC 3339 time"},
 		{`1`, "time.Time", "want an RFC 3339 time string for time.Time, got the number 1"},
 		{`"soon"`, "time.Duration", `invalid duration "soon"`},
+		// A description that goes round in circles ends in an error.
+		{`1`, "demo.Loop", "demo.Loop points through more than 64 pointers"},
 	}
 	for _, tt := range tests {
 		got, err := jsonargs.Value(decode(t, tt.json), tt.typ, types)
@@ -168,7 +171,7 @@ func TestArgsChecksCountAndNamesTheArgument(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Index != 1 || ae.Name != "a" {
 		t.Fatalf("null for an int: got %v, want an *ArgError for argument 1 (a)", err)
 	}
-	if want := "argument 1 (a): want a int, got null"; !strings.HasPrefix(err.Error(), want) {
+	if want := "argument 1 (a): int cannot be null"; !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("got %q, want it to start with %q", err, want)
 	}
 	_, err = jsonargs.Args(`[1, {"Nome":"t"}]`, m)
