@@ -82,8 +82,11 @@ func (c libClient) heartbeat() error {
 }
 
 // nameServer is the part of the library's name-server client we use.
+// FetchPublishMessageQueues answers from the client's route cache once the
+// topic is in it; FetchSubscribeMessageQueues asks the name server.
 type nameServer interface {
 	FetchPublishMessageQueues(topic string) ([]*primitive.MessageQueue, error)
+	FetchSubscribeMessageQueues(topic string) ([]*primitive.MessageQueue, error)
 	FindBrokerAddrByName(brokerName string) string
 }
 
@@ -94,9 +97,43 @@ func (c libClient) nameServer() (nameServer, error) {
 	}
 	ns, ok := m.Call(nil)[0].Interface().(nameServer)
 	if !ok {
-		return nil, errors.New("name-server client lacks FetchPublishMessageQueues or FindBrokerAddrByName")
+		return nil, errors.New("name-server client lacks FetchPublishMessageQueues, FetchSubscribeMessageQueues or FindBrokerAddrByName")
 	}
 	return ns, nil
+}
+
+// routeRefresher returns a function that fetches a topic's route from the
+// name server into the client's route cache, and records the route's
+// brokers in the table that heartbeats go to.
+//
+// The library refreshes on its own, every 30 s, only the routes of topics
+// its producers have sent to and its consumers subscribe; the cache answers
+// everything else, FetchPublishMessageQueues included, for good once it has
+// the topic. The reply topic of a client that only calls is neither, so
+// without a refresh of ours a broker that joins the cluster after the
+// client started, or was down when it did, is never heartbeated, and
+// every reply a server sends through it is lost.
+func (c libClient) routeRefresher() (func(topic string) error, error) {
+	ns, err := c.nameServer()
+	if err != nil {
+		return nil, err
+	}
+	m := reflect.ValueOf(ns).MethodByName("UpdateTopicRouteInfo")
+	errType := reflect.TypeFor[error]()
+	if !m.IsValid() || m.Type().NumIn() != 1 || m.Type().In(0).Kind() != reflect.String ||
+		m.Type().NumOut() != 3 || m.Type().Out(0).Kind() != reflect.Pointer || m.Type().Out(2) != errType {
+		return nil, errors.New("name-server client has no UpdateTopicRouteInfo(topic) (route, changed, error) method")
+	}
+	return func(topic string) error {
+		out := m.Call([]reflect.Value{reflect.ValueOf(topic)})
+		if err, _ := out[2].Interface().(error); err != nil {
+			return err
+		}
+		if out[0].IsNil() {
+			return fmt.Errorf("name server has no route for topic %s", topic)
+		}
+		return nil
+	}, nil
 }
 
 // pushedReply is a reply as the broker pushed it.

@@ -91,22 +91,19 @@ func (t *Transport) Subscribe(topic, group string, h runtime.Handler) (runtime.S
 // route refresh, 30 s later. Subscribe calls it unless
 // Config.NoCreateTopics is set.
 func (t *Transport) CreateTopic(topic string) error {
-	ns, err := t.client.nameServer()
+	brokers, err := t.brokers()
 	if err != nil {
 		return err
 	}
-	queues, err := ns.FetchPublishMessageQueues(t.replyTopic())
+	return t.createTopicOn(topic, brokers)
+}
+
+// createTopicOn creates topic on brokers (name to address) and waits until
+// the name server routes it to all of them.
+func (t *Transport) createTopicOn(topic string, brokers map[string]string) error {
+	ns, err := t.client.nameServer()
 	if err != nil {
-		return fmt.Errorf("rocketmq: brokers of cluster %s: %w", t.cfg.Cluster, err)
-	}
-	brokers := map[string]string{}
-	for _, q := range queues {
-		if addr := ns.FindBrokerAddrByName(q.BrokerName); addr != "" {
-			brokers[q.BrokerName] = addr
-		}
-	}
-	if len(brokers) == 0 {
-		return fmt.Errorf("rocketmq: no broker of cluster %s found", t.cfg.Cluster)
+		return err
 	}
 	adm, err := t.newAdmin()
 	if err != nil {
@@ -131,11 +128,13 @@ func (t *Transport) CreateTopic(topic string) error {
 		}
 	}
 	// A broker registers a new topic with the name server on its own
-	// schedule; the consumer needs the route to start.
+	// schedule; the consumer needs the route to start. Each look asks the
+	// name server: a cached route that has only some of the brokers would
+	// stay so.
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if qs, err := adm.FetchPublishMessageQueues(ctx, topic); err == nil && routedOnAll(qs, brokers) {
+		if qs, err := ns.FetchSubscribeMessageQueues(topic); err == nil && routedOnAll(qs, brokers) {
 			return nil
 		}
 		select {

@@ -63,9 +63,10 @@ type Config struct {
 	// replies) the transport runs at once; more wait for a free one.
 	// Default 64.
 	SendGoroutines int
-	// HeartbeatInterval is how often the client re-registers with every
-	// broker of the cluster, so that a restarted broker can push replies to
-	// it again. Default 5 s.
+	// HeartbeatInterval is how often the client asks the name server for
+	// the brokers of the cluster and re-registers with every one of them,
+	// so that a broker that restarted, or joined the cluster after the
+	// client started, can push replies to it within that time. Default 5 s.
 	HeartbeatInterval time.Duration
 	// Logger receives the transport's own warnings. Default: discarded.
 	// The library's log goes to SetLogger's logger.
@@ -121,6 +122,10 @@ type Transport struct {
 	clientID string
 	replies  func(*runtime.Message)
 	replyMu  sync.RWMutex
+
+	// refreshRoute fetches a topic's route from the name server; see
+	// libClient.routeRefresher.
+	refreshRoute func(topic string) error
 
 	mu     sync.Mutex
 	subs   map[*subscription]struct{}
@@ -184,6 +189,9 @@ func New(cfg Config) (*Transport, error) {
 		t.clientID, err = t.client.ID()
 	}
 	if err == nil {
+		t.refreshRoute, err = t.client.routeRefresher()
+	}
+	if err == nil {
 		err = t.client.onPushedReply(t.deliverReply)
 	}
 	if err != nil {
@@ -224,19 +232,44 @@ func (t *Transport) replyTopic() string { return t.cfg.Cluster + "_REPLY_TOPIC" 
 // may send a reply through any of them, and a broker pushes replies only to
 // clients that have heartbeated to it with a producer group.
 func (t *Transport) register() error {
-	ns, err := t.client.nameServer()
-	if err != nil {
-		return fmt.Errorf("rocketmq: rocketmq-client-go is not the version mqrpc was built for: %w", err)
-	}
-	if _, err := ns.FetchPublishMessageQueues(t.replyTopic()); err != nil {
-		return fmt.Errorf("rocketmq: route of reply topic %s (is the name server at %v up, and the cluster named %q?): %w",
-			t.replyTopic(), t.cfg.NameServers, t.cfg.Cluster, err)
+	if _, err := t.brokers(); err != nil {
+		return err
 	}
 	return t.client.heartbeat()
 }
 
+// brokers returns the master address of every broker of the cluster by
+// name, from the route of the cluster's reply topic as the name server
+// gives it now. The route also goes into the library's tables, so the next
+// heartbeat reaches every broker in it.
+func (t *Transport) brokers() (map[string]string, error) {
+	if err := t.refreshRoute(t.replyTopic()); err != nil {
+		return nil, fmt.Errorf("rocketmq: route of reply topic %s (is the name server at %v up, and the cluster named %q?): %w",
+			t.replyTopic(), t.cfg.NameServers, t.cfg.Cluster, err)
+	}
+	ns, err := t.client.nameServer()
+	if err != nil {
+		return nil, fmt.Errorf("rocketmq: rocketmq-client-go is not the version mqrpc was built for: %w", err)
+	}
+	queues, err := ns.FetchPublishMessageQueues(t.replyTopic()) // the route just fetched
+	if err != nil {
+		return nil, fmt.Errorf("rocketmq: brokers of cluster %s: %w", t.cfg.Cluster, err)
+	}
+	brokers := map[string]string{}
+	for _, q := range queues {
+		if addr := ns.FindBrokerAddrByName(q.BrokerName); addr != "" {
+			brokers[q.BrokerName] = addr
+		}
+	}
+	if len(brokers) == 0 {
+		return nil, fmt.Errorf("rocketmq: no broker of cluster %s found", t.cfg.Cluster)
+	}
+	return brokers, nil
+}
+
 // keepRegistered heartbeats on its own schedule, shorter than the library's
-// 30 s, so that a broker that restarted learns of this client again soon.
+// 30 s, so that a broker that restarted or joined the cluster learns of
+// this client soon.
 func (t *Transport) keepRegistered() {
 	defer close(t.done)
 	tick := time.NewTicker(t.cfg.HeartbeatInterval)
