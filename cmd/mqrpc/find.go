@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mqrpc/mqrpc/codec"
 	"github.com/mqrpc/mqrpc/internal/jsonargs"
@@ -15,19 +19,22 @@ import (
 )
 
 func cmdFind(ctx context.Context, e *env, args []string) int {
-	fs := e.flags("[flags] -topic T | -service S  CALL_ID|KEY")
-	topic := fs.String("topic", "", "request `topic` to search")
+	fs := e.flags("[flags] [-topic T | -service S] CALL_ID|KEY")
+	topic := fs.String("topic", "", "request `topic` to search (default: every topic with an mqrpc server group)")
 	service := fs.String("service", "", "`service` whose request topic to search")
 	since := fs.String("since", "1h", "search requests stored after this `time` (RFC 3339, or a duration before now)")
 	until := fs.String("until", "now", "search requests stored before this `time`")
 	if code, ok := e.parse(args); !ok {
 		return code
 	}
-	if fs.NArg() != 1 || (*topic == "") == (*service == "") {
+	if fs.NArg() != 1 {
 		fs.Usage()
 		return exitUsage
 	}
-	if *topic == "" {
+	if *topic != "" && *service != "" {
+		return e.usageErr("give -topic or -service, not both")
+	}
+	if *service != "" {
 		*topic = runtime.TopicFor(*service)
 	}
 	now := time.Now()
@@ -46,29 +53,27 @@ func cmdFind(ctx context.Context, e *env, args []string) int {
 	}
 	defer store.Close()
 
-	// The broker's key index is not reachable from the Go client, so the
-	// request topic is scanned over the window, bounded by it.
-	var req *rocketmq.StoredMessage
-	err = store.Scan(ctx, *topic, from, to, func(m *rocketmq.StoredMessage) error {
-		// A business key can name several calls: show the latest.
-		if m.Properties[runtime.PropCorrelationID] == key || slices.Contains(strings.Fields(m.Key), key) {
-			if req == nil || m.Stored.After(req.Stored) {
-				req = m
-			}
+	topics := []string{*topic}
+	where := "topic " + *topic
+	if *topic == "" {
+		if topics, err = store.ServiceTopics(ctx); err != nil {
+			return e.fail(exitUnreachable, "%v", err)
 		}
-		return nil
-	})
+		where = fmt.Sprintf("the %d topics with an mqrpc server group", len(topics))
+	}
+	req, unread, err := findRequest(ctx, store, topics, key, from, to)
 	if err != nil {
 		return e.fail(exitUnreachable, "%v", err)
 	}
+	if req == nil && len(unread) > 0 {
+		return e.fail(exitUnreachable, "no request with call id or key %q found, and these topics could not be read: %v",
+			key, errors.Join(unread...))
+	}
 	if req == nil {
-		return e.fail(exitFound, "no request with call id or key %q on topic %s between %s and %s",
-			key, *topic, from.Format(time.RFC3339), to.Format(time.RFC3339))
+		return e.fail(exitFound, "no request with call id or key %q on %s between %s and %s",
+			key, where, from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
-	id := req.Properties[runtime.PropCorrelationID]
-	if id == "" {
-		id, _, _ = strings.Cut(req.Key, " ")
-	}
+	id := callID(req)
 	// The reply is stored after its request, by the request's deadline;
 	// the broker pushes a reply before it stores it, so the window reaches
 	// past now.
@@ -76,12 +81,19 @@ func cmdFind(ctx context.Context, e *env, args []string) int {
 	if ms, err := strconv.ParseInt(req.Properties[runtime.PropDeadline], 10, 64); err == nil {
 		replyUntil = time.UnixMilli(ms).Add(time.Minute)
 	}
+	// A reply can be stored more than once (a server that sent it again
+	// when the broker was slow to confirm it, through another broker): the
+	// whole window is read, and the first one sent is the call's reply.
 	var reply *rocketmq.StoredMessage
+	copies := 0
 	if req.Properties["REPLY_TO_CLIENT"] != "" {
 		err = store.Scan(ctx, store.ReplyTopic(), req.Stored.Add(-time.Second), replyUntil, func(m *rocketmq.StoredMessage) error {
-			if m.Properties[runtime.PropCorrelationID] == id {
+			if m.Properties[runtime.PropCorrelationID] != id {
+				return nil
+			}
+			copies++
+			if reply == nil || m.Born.Before(reply.Born) || (m.Born.Equal(reply.Born) && m.Stored.Before(reply.Stored)) {
 				reply = m
-				return rocketmq.ErrStopScan
 			}
 			return nil
 		})
@@ -90,27 +102,63 @@ func cmdFind(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	f := describeFound(req, reply, id)
+	if f.Reply != nil {
+		f.Reply.Copies = copies
+	}
 	if e.output == "json" {
 		e.printJSON(f)
 		return exitOK
 	}
-	printFound(e, f)
+	printFound(e, f, terminalWidth())
 	return exitOK
+}
+
+// findRequest scans topics over [from, to] for the request whose call id
+// is key, or else the latest request with key among its keys. A call id
+// names one call, so the search ends where it is found; a business key can
+// name several calls, so every topic is scanned to the end of the window.
+// A topic that cannot be read is skipped and its error returned in unread
+// when there are several topics; with one, its error is err.
+func findRequest(ctx context.Context, store *rocketmq.Store, topics []string, key string, from, to time.Time) (req *rocketmq.StoredMessage, unread []error, err error) {
+	var latest *rocketmq.StoredMessage
+	for _, t := range topics {
+		var byID *rocketmq.StoredMessage
+		err := store.Scan(ctx, t, from, to, func(m *rocketmq.StoredMessage) error {
+			if callID(m) == key {
+				byID = m
+				return rocketmq.ErrStopScan
+			}
+			if slices.Contains(strings.Fields(m.Key), key) && (latest == nil || m.Stored.After(latest.Stored)) {
+				latest = m
+			}
+			return nil
+		})
+		switch {
+		case byID != nil:
+			return byID, unread, nil
+		case err != nil && (len(topics) == 1 || ctx.Err() != nil):
+			return nil, nil, err
+		case err != nil:
+			unread = append(unread, err)
+		}
+	}
+	return latest, unread, nil
 }
 
 // found is a call as find shows it.
 type found struct {
-	CallID   string            `json:"call_id"`
-	Method   string            `json:"method"`
-	Keys     []string          `json:"keys"`
-	Topic    string            `json:"topic"`
-	MsgID    string            `json:"msg_id"`
-	Metadata map[string]string `json:"metadata,omitempty"`
-	Args     any               `json:"args"`
-	Deadline *time.Time        `json:"deadline,omitempty"`
-	OneWay   bool              `json:"one_way,omitempty"`
-	Reply    *foundReply       `json:"reply"`
-	Timeline []event           `json:"timeline"`
+	CallID    string            `json:"call_id"`
+	Method    string            `json:"method"`
+	Keys      []string          `json:"keys"`
+	Topic     string            `json:"topic"`
+	MsgID     string            `json:"msg_id"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	Args      any               `json:"args"`
+	Deadline  *time.Time        `json:"deadline,omitempty"`
+	OneWay    bool              `json:"one_way,omitempty"`
+	Reply     *foundReply       `json:"reply"`
+	Timeline  []event           `json:"timeline"`
+	Durations *durations        `json:"durations_ms,omitempty"`
 }
 
 type foundReply struct {
@@ -120,11 +168,53 @@ type foundReply struct {
 	Results any               `json:"results,omitempty"`
 	Trailer map[string]string `json:"trailer,omitempty"`
 	MsgID   string            `json:"msg_id"`
+	Copies  int               `json:"stored_copies"` // how many times the reply is stored
 }
 
 type event struct {
 	What string    `json:"what"`
 	At   time.Time `json:"at"`
+}
+
+// The events of a call's time line.
+const (
+	evSent      = "sent by the client"
+	evStored    = "request stored"
+	evReceived  = "picked up by the server"
+	evReplied   = "reply sent by the server"
+	evReplyKept = "reply stored"
+)
+
+// durations are the gaps between the events of a time line, in
+// milliseconds; each is absent when one of its events is unknown. Each
+// subtracts times of two clocks (client, broker, server), so it is only
+// as right as they agree.
+type durations struct {
+	RequestTransit  *float64 `json:"request_transit,omitempty"`   // request stored - sent
+	QueueWait       *float64 `json:"queue_wait,omitempty"`        // picked up - request stored
+	HandlerAndReply *float64 `json:"handler_and_reply,omitempty"` // replied - picked up
+	ReplyTransit    *float64 `json:"reply_transit,omitempty"`     // reply stored - replied
+}
+
+// gap is the duration from event a to event b in milliseconds, or nil
+// when the time line lacks one of them.
+func (f *found) gap(a, b string) *float64 {
+	ta, oka := f.at(a)
+	tb, okb := f.at(b)
+	if !oka || !okb {
+		return nil
+	}
+	ms := float64(tb.Sub(ta).Microseconds()) / 1000
+	return &ms
+}
+
+func (f *found) at(what string) (time.Time, bool) {
+	for _, ev := range f.Timeline {
+		if ev.What == what {
+			return ev.At, true
+		}
+	}
+	return time.Time{}, false
 }
 
 func describeFound(req, reply *rocketmq.StoredMessage, id string) *found {
@@ -137,7 +227,7 @@ func describeFound(req, reply *rocketmq.StoredMessage, id string) *found {
 		Metadata: withPrefix(req.Properties, runtime.MetadataPrefix),
 		Args:     decodeBody(req.Body, req.Properties[runtime.PropCodec]),
 		OneWay:   req.Properties["REPLY_TO_CLIENT"] == "",
-		Timeline: []event{{"sent by the client", req.Born}, {"request stored", req.Stored}},
+		Timeline: []event{{evSent, req.Born}, {evStored, req.Stored}},
 	}
 	if f.Method == "" {
 		f.Method = "(tag) " + req.Tag
@@ -146,18 +236,27 @@ func describeFound(req, reply *rocketmq.StoredMessage, id string) *found {
 		d := time.UnixMilli(ms)
 		f.Deadline = &d
 	}
-	if reply == nil {
-		return f
+	if reply != nil {
+		r := &foundReply{Status: runtime.OK.String(), MsgID: reply.MsgID, Trailer: withPrefix(reply.Properties, runtime.TrailerPrefix)}
+		if s, ok := reply.Properties[runtime.PropStatus]; ok && s != "0" {
+			n, _ := strconv.Atoi(s)
+			r.Code, r.Status, r.Message = n, runtime.Code(n).String(), reply.Properties[runtime.PropMessage]
+		} else if len(reply.Body) > 0 {
+			r.Results = decodeBody(reply.Body, reply.Properties[runtime.PropCodec])
+		}
+		f.Reply = r
+		// A plain RocketMQ replier does not say when it took the request.
+		if ms, err := strconv.ParseInt(reply.Properties[runtime.PropReceived], 10, 64); err == nil {
+			f.Timeline = append(f.Timeline, event{evReceived, time.UnixMilli(ms)})
+		}
+		f.Timeline = append(f.Timeline, event{evReplied, reply.Born}, event{evReplyKept, reply.Stored})
 	}
-	r := &foundReply{Status: "ok", MsgID: reply.MsgID, Trailer: withPrefix(reply.Properties, runtime.TrailerPrefix)}
-	if s, ok := reply.Properties[runtime.PropStatus]; ok && s != "0" {
-		n, _ := strconv.Atoi(s)
-		r.Code, r.Status, r.Message = n, runtime.Code(n).String(), reply.Properties[runtime.PropMessage]
-	} else if len(reply.Body) > 0 {
-		r.Results = decodeBody(reply.Body, reply.Properties[runtime.PropCodec])
+	f.Durations = &durations{
+		RequestTransit:  f.gap(evSent, evStored),
+		QueueWait:       f.gap(evStored, evReceived),
+		HandlerAndReply: f.gap(evReceived, evReplied),
+		ReplyTransit:    f.gap(evReplied, evReplyKept),
 	}
-	f.Reply = r
-	f.Timeline = append(f.Timeline, event{"reply sent by the server", reply.Born}, event{"reply stored", reply.Stored})
 	return f
 }
 
@@ -187,45 +286,163 @@ func withPrefix(props map[string]string, prefix string) map[string]string {
 	return out
 }
 
-func printFound(e *env, f *found) {
+// terminalWidth is the width text output is laid out for: $COLUMNS when
+// the shell exports it, else the classic 80 columns.
+func terminalWidth() int {
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	return 80
+}
+
+// printFound writes f as text: the request and its reply side by side,
+// or one under the other when the two columns do not fit in width, then
+// the time line.
+func printFound(e *env, f *found, width int) {
 	w := e.stdout
 	fmt.Fprintf(w, "call %s  %s\n", f.CallID, f.Method)
-	fmt.Fprintf(w, "  keys      %s\n", strings.Join(f.Keys, " "))
-	fmt.Fprintf(w, "  topic     %s  (msg id %s)\n", f.Topic, f.MsgID)
-	for _, k := range jsonargs.SortedKeys(toAny(f.Metadata)) {
-		fmt.Fprintf(w, "  metadata  %s=%s\n", k, f.Metadata[k])
-	}
-	fmt.Fprintf(w, "  args      %s\n", jsonargs.Marshal(f.Args))
-	switch {
-	case f.Reply != nil:
-		if f.Reply.Code == 0 {
-			fmt.Fprintf(w, "  reply     ok  %s\n", jsonargs.Marshal(f.Reply.Results))
-		} else {
-			fmt.Fprintf(w, "  reply     %s: %s\n", f.Reply.Status, f.Reply.Message)
+	fmt.Fprintf(w, "  keys     %s\n", strings.Join(f.Keys, " "))
+	fmt.Fprintf(w, "  topic    %s\n", f.Topic)
+	if f.Reply != nil {
+		fmt.Fprintf(w, "  msg ids  request %s, reply %s\n", f.MsgID, f.Reply.MsgID)
+		if f.Reply.Copies > 1 {
+			fmt.Fprintf(w, "           (the reply is stored %d times: the first sent is shown)\n", f.Reply.Copies)
 		}
-	case f.OneWay:
-		fmt.Fprintf(w, "  reply     none (one-way call)\n")
-	default:
-		fmt.Fprintf(w, "  reply     not stored (no server answered by the deadline, or the broker does not store replies)\n")
+	} else {
+		fmt.Fprintf(w, "  msg id   request %s\n", f.MsgID)
 	}
-	fmt.Fprintf(w, "  time line\n")
+	fmt.Fprintln(w)
+	for _, line := range sideBySide(requestColumn(f), replyColumn(f), width) {
+		fmt.Fprintf(w, "  %s\n", line)
+	}
+	if f.Reply == nil && !f.OneWay {
+		fmt.Fprintf(w, "  (no server answered by the deadline, the reply is not stored yet, or the broker does not store replies)\n")
+	}
+
+	fmt.Fprintf(w, "\n  time line\n")
 	t0 := f.Timeline[0].At
+	gaps := map[string]string{
+		evStored:    "request transit",
+		evReceived:  "queue wait",
+		evReplied:   "handler and reply",
+		evReplyKept: "reply transit",
+	}
 	for i, ev := range f.Timeline {
-		at := ev.At.Format("2006-01-02T15:04:05.000Z07:00")
-		if i > 0 {
-			at = fmt.Sprintf("%+.0f ms", float64(ev.At.Sub(t0).Microseconds())/1000)
+		if i == 0 {
+			fmt.Fprintf(w, "    %-25s %s\n", ev.What, ev.At.Format("2006-01-02T15:04:05.000Z07:00"))
+			continue
 		}
-		fmt.Fprintf(w, "    %-26s %s\n", ev.What, at)
+		line := fmt.Sprintf("    %-25s %-9s", ev.What, fmt.Sprintf("%+.0f ms", millis(ev.At.Sub(t0))))
+		// A gap across an event the time line lacks is not the gap its
+		// name says (no queue wait without the picked-up time).
+		if prev := f.Timeline[i-1]; prev.What == previousEvent(ev.What) {
+			line += fmt.Sprintf("  %-17s %.0f ms", gaps[ev.What], millis(ev.At.Sub(prev.At)))
+		}
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
 	}
 	if f.Deadline != nil {
-		fmt.Fprintf(w, "    %-26s %+.0f ms\n", "deadline", float64(f.Deadline.Sub(t0).Microseconds())/1000)
+		fmt.Fprintf(w, "    %-25s %+.0f ms\n", "deadline", millis(f.Deadline.Sub(t0)))
 	}
 }
 
-func toAny(m map[string]string) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
+// previousEvent is the event whose gap to what the time line shows.
+func previousEvent(what string) string {
+	order := []string{evSent, evStored, evReceived, evReplied, evReplyKept}
+	if i := slices.Index(order, what); i > 0 {
+		return order[i-1]
+	}
+	return ""
+}
+
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// row is one line of a column: a label and its value.
+type row struct{ label, value string }
+
+func requestColumn(f *found) []row {
+	rows := []row{{"request", ""}, {"method", f.Method}}
+	rows = append(rows, metadataRows("metadata", f.Metadata)...)
+	return append(rows, row{"args", jsonargs.Marshal(f.Args)})
+}
+
+func replyColumn(f *found) []row {
+	rows := []row{{"reply", ""}}
+	switch {
+	case f.Reply == nil && f.OneWay:
+		return append(rows, row{"status", "none (one-way call)"})
+	case f.Reply == nil:
+		return append(rows, row{"status", "not stored"})
+	case f.Reply.Code == 0:
+		rows = append(rows, row{"status", f.Reply.Status})
+	default:
+		rows = append(rows, row{"status", f.Reply.Status + ": " + f.Reply.Message})
+	}
+	rows = append(rows, metadataRows("trailer", f.Reply.Trailer)...)
+	if f.Reply.Code == 0 {
+		rows = append(rows, row{"results", jsonargs.Marshal(f.Reply.Results)})
+	}
+	return rows
+}
+
+// metadataRows is one row per key, sorted, or "(none)".
+func metadataRows(label string, md map[string]string) []row {
+	if len(md) == 0 {
+		return []row{{label, "(none)"}}
+	}
+	var rows []row
+	for _, k := range slices.Sorted(maps.Keys(md)) {
+		rows = append(rows, row{label, k + "=" + md[k]})
+		label = ""
+	}
+	return rows
+}
+
+// sideBySide lays out two columns of rows as "left | right" lines, or
+// one column under the other when that would be wider than width.
+func sideBySide(left, right []row, width int) []string {
+	l, r := renderRows(left), renderRows(right)
+	lw := 0
+	for _, s := range l {
+		lw = max(lw, utf8.RuneCountInString(s))
+	}
+	rw := 0
+	for _, s := range r {
+		rw = max(rw, utf8.RuneCountInString(s))
+	}
+	const indent, sep = 2, " | "
+	if indent+lw+len(sep)+rw > width {
+		return append(append(l, ""), r...)
+	}
+	out := make([]string, max(len(l), len(r)))
+	for i := range out {
+		var a, b string
+		if i < len(l) {
+			a = l[i]
+		}
+		if i < len(r) {
+			b = r[i]
+		}
+		a += strings.Repeat(" ", lw-utf8.RuneCountInString(a))
+		out[i] = strings.TrimRight(a+sep+b, " ")
+	}
+	return out
+}
+
+// renderRows writes rows as "label     value", the values aligned.
+func renderRows(rows []row) []string {
+	lw := 0
+	for _, r := range rows {
+		if r.value != "" {
+			lw = max(lw, len(r.label))
+		}
+	}
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		if r.value == "" {
+			out[i] = r.label
+			continue
+		}
+		out[i] = fmt.Sprintf("%-*s  %s", lw, r.label, r.value)
 	}
 	return out
 }

@@ -6,14 +6,16 @@
 //	mqrpc list     -namesrv 127.0.0.1:9876
 //	mqrpc describe -namesrv 127.0.0.1:9876 calculator.Calculator
 //	mqrpc call     -namesrv 127.0.0.1:9876 calculator.Calculator/Add '[2,3]'
-//	mqrpc find     -namesrv 127.0.0.1:9876 -service calculator.Calculator CALL_ID
+//	mqrpc find     -namesrv 127.0.0.1:9876 CALL_ID
 //	mqrpc replay   -namesrv 127.0.0.1:9876 -topic calculator_Calculator -since 10m -diff
 //
 // Exit codes: 0 success; 1 usage or bad input; 2 the cluster could not be
 // reached (or its stored messages could not be read); 3 find found nothing;
 // 4 replay found a changed reply or a replay that failed; 10+N a call ended
 // with status code N (13 invalid_argument, 14 deadline_exceeded,
-// 22 unimplemented, 24 unavailable, ...).
+// 22 unimplemented, 24 unavailable, ...). With -o json, a command that
+// fails without its own JSON answer prints
+// {"error": {"code": NAME, "exit_code": N, "message": ...}} on stdout.
 package main
 
 import (
@@ -63,7 +65,8 @@ Usage:
 Common flags (every command):
   -namesrv ADDR   name server(s), comma-separated (default $MQRPC_NAMESRV or 127.0.0.1:9876)
   -cluster NAME   broker cluster (default DefaultCluster)
-  -o text|json    output format (default text)
+  -o text|json    output format (default text); with json, a failure prints
+                  {"error": {"code", "exit_code", "message"}} on stdout
 
 Run 'mqrpc COMMAND -h' for the flags of a command.
 
@@ -75,6 +78,11 @@ Exit codes: 0 ok; 1 usage or bad input; 2 cluster unreachable;
 
 // run is the whole command, callable from tests.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return (&env{stdout: stdout, stderr: stderr, clock: wallClock{}}).run(ctx, args)
+}
+
+func (e *env) run(ctx context.Context, args []string) int {
+	stderr := e.stderr
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, usage)
 		if len(args) == 0 {
@@ -94,8 +102,55 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mqrpc: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
 	}
-	e := &env{name: args[0], stdout: stdout, stderr: stderr}
-	return cmd(ctx, e, args[1:])
+	e.name = args[0]
+	code := cmd(ctx, e, args[1:])
+	if code != exitOK && e.output == "json" && !e.printed {
+		e.printJSON(jsonError{Error: jsonErrorBody{Code: exitName(code), Exit: code, Message: e.failure(code)}})
+	}
+	return code
+}
+
+// jsonError is what a command prints on stdout with -o json when it fails
+// without its own JSON answer, so that a script always has one object to
+// read.
+type jsonError struct {
+	Error jsonErrorBody `json:"error"`
+}
+
+type jsonErrorBody struct {
+	Code    string `json:"code"`      // exitName of Exit
+	Exit    int    `json:"exit_code"` // the command's exit code
+	Message string `json:"message"`
+}
+
+// exitName names an exit code for scripts: a status code's name for
+// 10+N, else what the code means.
+func exitName(code int) string {
+	switch {
+	case code >= exitStatusBase:
+		return runtime.Code(code - exitStatusBase).String()
+	case code == exitUsage:
+		return "usage"
+	case code == exitUnreachable:
+		return "unreachable"
+	case code == exitFound:
+		return "not_found"
+	case code == exitReplayDiffers:
+		return "replay_differs"
+	}
+	return "error"
+}
+
+// failure is the message of the command's failure: what fail or usageErr
+// said, else the command's synopsis.
+func (e *env) failure(code int) string {
+	if e.errMsg != "" {
+		return e.errMsg
+	}
+	if code == exitUsage {
+		return fmt.Sprintf("usage: mqrpc %s %s", e.name, e.synopsis)
+	}
+	return fmt.Sprintf("mqrpc %s failed with exit code %d", e.name, code)
 }
 
 // env is what every command shares: output, common flags, connections.
@@ -106,6 +161,11 @@ type env struct {
 	cluster        string
 	output         string
 	fs             *flag.FlagSet
+	synopsis       string
+	clock          clock // what replay paces and measures by
+
+	printed bool   // a JSON answer is on stdout
+	errMsg  string // the last failure fail or usageErr reported
 }
 
 // flags returns the command's flag set with the common flags.
@@ -123,7 +183,7 @@ func (e *env) flags(synopsis string) *flag.FlagSet {
 		fmt.Fprintf(e.stderr, "Usage: mqrpc %s %s\n\nFlags:\n", e.name, synopsis)
 		fs.PrintDefaults()
 	}
-	e.fs = fs
+	e.fs, e.synopsis = fs, synopsis
 	return fs
 }
 
@@ -134,6 +194,7 @@ func (e *env) parse(args []string) (int, bool) {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK, false
 		}
+		e.errMsg = err.Error()
 		return exitUsage, false
 	}
 	if e.output != "text" && e.output != "json" {
@@ -143,12 +204,12 @@ func (e *env) parse(args []string) (int, bool) {
 }
 
 func (e *env) usageErr(format string, args ...any) int {
-	fmt.Fprintf(e.stderr, "mqrpc %s: %s\n", e.name, fmt.Sprintf(format, args...))
-	return exitUsage
+	return e.fail(exitUsage, format, args...)
 }
 
 func (e *env) fail(code int, format string, args ...any) int {
-	fmt.Fprintf(e.stderr, "mqrpc %s: %s\n", e.name, fmt.Sprintf(format, args...))
+	e.errMsg = fmt.Sprintf(format, args...)
+	fmt.Fprintf(e.stderr, "mqrpc %s: %s\n", e.name, e.errMsg)
 	return code
 }
 
@@ -178,6 +239,7 @@ func (e *env) client() (c *runtime.Client, cap *capture, close func(), err error
 }
 
 func (e *env) printJSON(v any) {
+	e.printed = true
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)

@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,9 +157,36 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// withTrailer is the calculator with a Div that sets a trailer.
+type withTrailer struct{ calculator.Server }
+
+func (s withTrailer) Div(ctx context.Context, a, b int) (int, int, error) {
+	runtime.SetTrailer(ctx, "region", "eu")
+	return s.Server.Div(ctx, a, b)
+}
+
+// findJSON runs find -o json until it shows the call with its stored
+// reply: the broker pushes a reply before it stores it.
+func findJSON(t *testing.T, args ...string) (found, string) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); ; {
+		code, out, errOut := mqrpc(t, append([]string{"find", "-o", "json"}, args...)...)
+		if code != exitOK {
+			t.Fatalf("find %q: exit %d, stderr %s", args, code, errOut)
+		}
+		var f found
+		if err := json.Unmarshal([]byte(out), &f); err != nil {
+			t.Fatalf("find %q: %v\n%s", args, err, out)
+		}
+		if f.Reply != nil || time.Now().After(end) {
+			return f, out
+		}
+	}
+}
+
 func TestFindShowsACallMadeSecondsEarlier(t *testing.T) {
 	ns := rocketmqtest.NameServer(t)
-	topic := startCalculator(t, ns, calculator.Server{})
+	topic := startCalculator(t, ns, withTrailer{})
 	key := fmt.Sprintf("order-%d", time.Now().UnixNano())
 	code, _, errOut := mqrpc(t, "call", "-namesrv", ns, "-topic", topic, "-key", key, "-md", "tenant=acme", "calculator.Calculator/Div", "[7,2]")
 	if code != exitOK {
@@ -165,42 +194,137 @@ func TestFindShowsACallMadeSecondsEarlier(t *testing.T) {
 	}
 	id := strings.Fields(errOut[strings.Index(errOut, "call id "):])[2]
 
-	for _, which := range []string{id, key} {
-		// The broker pushes a reply before it stores it: wait for the
-		// stored reply, within a deadline.
-		var f found
-		var out string
-		for end := time.Now().Add(10 * time.Second); ; {
-			var code int
-			var errOut string
-			code, out, errOut = mqrpc(t, "find", "-namesrv", ns, "-topic", topic, "-since", "5m", "-o", "json", which)
-			if code != exitOK {
-				t.Fatalf("find %s: exit %d, stderr %s", which, code, errOut)
-			}
-			f = found{}
-			if err := json.Unmarshal([]byte(out), &f); err != nil {
-				t.Fatalf("find %s: %v\n%s", which, err, out)
-			}
-			if f.Reply != nil || time.Now().After(end) {
-				break
-			}
+	for _, args := range [][]string{
+		{"-topic", topic, id},
+		{"-topic", topic, key},
+		// Without -topic or -service: every topic with a server group.
+		{id},
+		{key},
+	} {
+		f, out := findJSON(t, append([]string{"-namesrv", ns, "-since", "5m"}, args...)...)
+		if f.CallID != id || f.Topic != topic || f.Method != calculator.Calculator_Div_FullMethodName || f.Metadata["tenant"] != "acme" ||
+			jsonargs.Marshal(f.Args) != "[7,2]" || f.Reply == nil || f.Reply.Status != "ok" || jsonargs.Marshal(f.Reply.Results) != "[3,1]" ||
+			f.Reply.Trailer["region"] != "eu" {
+			t.Errorf("find %q: got %s", args, out)
+			continue
 		}
-		if f.CallID != id || f.Method != calculator.Calculator_Div_FullMethodName || f.Metadata["tenant"] != "acme" ||
-			jsonargs.Marshal(f.Args) != "[7,2]" || f.Reply == nil || f.Reply.Status != "ok" || jsonargs.Marshal(f.Reply.Results) != "[3,1]" {
-			t.Errorf("find %s: got %s", which, out)
-		}
-		if len(f.Timeline) != 4 {
-			t.Fatalf("find %s: time line %+v", which, f.Timeline)
-		}
-		for i := 1; i < len(f.Timeline); i++ {
+		var whats []string
+		for i, ev := range f.Timeline {
+			whats = append(whats, ev.What)
 			// Born times are taken by client and server clocks, stored
 			// times by the broker's: on one machine they are in order.
-			if f.Timeline[i].At.Before(f.Timeline[i-1].At) {
-				t.Errorf("find %s: time line out of order: %+v", which, f.Timeline)
+			if i > 0 && ev.At.Before(f.Timeline[i-1].At) {
+				t.Errorf("find %q: time line out of order: %+v", args, f.Timeline)
 			}
 		}
+		if want := []string{evSent, evStored, evReceived, evReplied, evReplyKept}; !slices.Equal(whats, want) {
+			t.Errorf("find %q: time line %q, want %q", args, whats, want)
+		}
+		d := f.Durations
+		if d == nil || d.RequestTransit == nil || d.QueueWait == nil || d.HandlerAndReply == nil || d.ReplyTransit == nil {
+			t.Errorf("find %q: durations %s", args, out)
+		} else if got, want := *d.QueueWait, float64(f.Timeline[2].At.Sub(f.Timeline[1].At).Microseconds())/1000; got != want {
+			t.Errorf("find %q: queue wait %v ms, want picked up - stored = %v ms", args, got, want)
+		}
 	}
-	if code, _, _ := mqrpc(t, "find", "-namesrv", ns, "-topic", topic, "-since", "5m", "no-such-call"); code != exitFound {
-		t.Errorf("find of an unknown key: exit %d, want %d", code, exitFound)
+
+	// Text: request and reply side by side, then the time line with its
+	// gaps.
+	t.Setenv("COLUMNS", "120")
+	code, out, errOut := mqrpc(t, "find", "-namesrv", ns, "-since", "5m", id)
+	if code != exitOK {
+		t.Fatalf("find text: exit %d, stderr %s", code, errOut)
+	}
+	for _, want := range [][]string{
+		{"request", "|", "reply"},
+		{"method", calculator.Calculator_Div_FullMethodName, "|", "status", "ok"},
+		{"metadata", "tenant=acme", "|", "trailer", "region=eu"},
+		{"args", "[7,2]", "|", "results", "[3,1]"},
+		{evStored, "ms", "request transit"},
+		{evReceived, "ms", "queue wait"},
+		{evReplied, "ms", "handler and reply"},
+		{evReplyKept, "ms", "reply transit"},
+	} {
+		if !hasLineWith(out, want...) {
+			t.Errorf("find text: no line with %q in\n%s", want, out)
+		}
+	}
+
+	code, out, _ = mqrpc(t, "find", "-namesrv", ns, "-topic", topic, "-since", "5m", "-o", "json", "no-such-call")
+	var e jsonError
+	if err := json.Unmarshal([]byte(out), &e); err != nil || code != exitFound || e.Error.Exit != exitFound || e.Error.Code != "not_found" ||
+		!strings.Contains(e.Error.Message, `"no-such-call"`) {
+		t.Errorf("find of an unknown key: exit %d, stdout %s (%v); want exit %d and a JSON error", code, out, err, exitFound)
+	}
+}
+
+// hasLineWith reports whether a line of out has the words, in order.
+func hasLineWith(out string, words ...string) bool {
+	for line := range strings.Lines(out) {
+		rest, ok := line, true
+		for _, w := range words {
+			var found bool
+			_, rest, found = strings.Cut(rest, w)
+			ok = ok && found
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// With -o json, every failure is one JSON object on stdout with the exit
+// code.
+func TestFailuresPrintAJSONErrorWithJSONOutput(t *testing.T) {
+	ns := rocketmqtest.NameServer(t)
+	for _, args := range [][]string{
+		{"describe", "-namesrv", ns, "-topic", fmt.Sprintf("mqrpccli_nobody_%d", time.Now().UnixNano()), "-timeout", "1s", "calculator.Calculator"},
+		{"call", "NoMethod"},
+		{"find", "-topic", "a", "-service", "b", "x"},
+		{"replay", "-topic", "t", "-since", "yesterday"},
+		{"list", "extra"},
+		{"find", "-frobnicate"},
+	} {
+		args = slices.Insert(args, 1, "-o", "json")
+		code, out, errOut := mqrpc(t, args...)
+		var e jsonError
+		if err := json.Unmarshal([]byte(out), &e); err != nil {
+			t.Errorf("%q: exit %d, stdout %q is not JSON: %v (stderr %s)", args, code, out, err, errOut)
+			continue
+		}
+		if code == exitOK || e.Error.Exit != code || e.Error.Code != exitName(code) || e.Error.Message == "" {
+			t.Errorf("%q: exit %d, error %+v", args, code, e.Error)
+		}
+	}
+}
+
+// A name server that does not answer is exit code 2, for every command
+// that needs the cluster, as text and as JSON.
+func TestUnreachableNameServerIsExitCode2(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := ln.Addr().String()
+	_ = ln.Close()
+	for _, args := range [][]string{
+		{"list"},
+		{"describe", "calculator.Calculator"},
+		{"call", "calculator.Calculator/Add", "[2,3]"},
+		{"find", "some-call"},
+		{"find", "-topic", "t", "some-call"},
+		{"replay", "-topic", "t", "-since", "1m"},
+	} {
+		for _, output := range []string{"text", "json"} {
+			args := slices.Insert(slices.Clone(args), 1, "-namesrv", down, "-o", output)
+			code, out, errOut := mqrpc(t, args...)
+			if code != exitUnreachable || !strings.Contains(errOut, down) {
+				t.Errorf("%q: exit %d, stderr %q; want exit %d naming the name server", args, code, errOut, exitUnreachable)
+			}
+			if output == "json" && !strings.Contains(out, `"exit_code": 2`) {
+				t.Errorf("%q: stdout %q, want a JSON error", args, out)
+			}
+		}
 	}
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -108,7 +110,7 @@ func TestReplayReportsTheCallsWhoseRepliesChanged(t *testing.T) {
 	if !strings.HasSuffix(out, "replayed 100 calls: 50 same, 50 changed, 0 without a stored reply, 0 failed\n") {
 		t.Errorf("stdout:\n%s", out)
 	}
-	if !strings.Contains(errOut, "replayed 100/100\n") {
+	if !strings.Contains(errOut, "replayed 100/100  100%") {
 		t.Errorf("no progress on stderr: %s", errOut)
 	}
 	for a := range 100 {
@@ -180,6 +182,82 @@ func waitStoredReplies(t *testing.T, ns, topic string, since, until time.Time, n
 			t.Fatalf("%d of %d replies stored after 30s", len(replies), n)
 		}
 		<-tick.C
+	}
+}
+
+// countingCalc is the calculator, counting its Add calls.
+type countingCalc struct {
+	calculator.Server
+	calls atomic.Int64
+}
+
+func (s *countingCalc) Add(ctx context.Context, a, b int) (int, error) {
+	s.calls.Add(1)
+	return s.Server.Add(ctx, a, b)
+}
+
+// mqrpcAt runs the command in-process on clock c.
+func mqrpcAt(t *testing.T, c clock, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	e := &env{stdout: &out, stderr: &errOut, clock: c}
+	code = e.run(context.Background(), args)
+	return code, out.String(), errOut.String()
+}
+
+// -to sends the replays to another topic's server, and -qps spaces them
+// 1/qps apart: on a clock that moves only when replay waits, every wait
+// after the first send is one interval.
+func TestReplayToAnotherTopicAtTheRate(t *testing.T) {
+	ns := rocketmqtest.NameServer(t)
+	stamp := time.Now().UnixNano()
+	recorded := fmt.Sprintf("mqrpccli_replay_from_%d", stamp)
+	other := fmt.Sprintf("mqrpccli_replay_to_%d", stamp)
+	v1 := &countingCalc{}
+	serveCalculator(t, ns, recorded, v1)
+	v2 := &offByOne{}
+	serveCalculator(t, ns, other, v2)
+
+	tr, err := rocketmq.New(rocketmq.Config{NameServers: []string{ns}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := runtime.NewClient(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calc := calculator.NewCalculatorClient(c, runtime.WithTopic(recorded), runtime.WithTimeout(10*time.Second))
+	since := time.Now().Add(-time.Second)
+	const n = 10
+	for a := range n {
+		if _, err := calc.Add(context.Background(), a, 1000); err != nil {
+			t.Fatalf("Add(%d, 1000): %v", a, err)
+		}
+	}
+	until := time.Now()
+	_ = c.Close()
+	_ = tr.Close()
+	waitStoredReplies(t, ns, recorded, since, until, n)
+
+	clk := newFakeClock()
+	code, out, errOut := mqrpcAt(t, clk, "replay", "-namesrv", ns, "-topic", recorded, "-to", other, "-qps", "4",
+		"-since", since.Format(time.RFC3339Nano), "-until", until.Format(time.RFC3339Nano))
+	if code != exitReplayDiffers || !strings.HasSuffix(out, "replayed 10 calls: 5 same, 5 changed, 0 without a stored reply, 0 failed\n") {
+		t.Errorf("exit %d, stdout\n%s\nstderr %s", code, out, errOut)
+	}
+	if got, want := v2.calls.Load(), int64(n); got != want {
+		t.Errorf("the server on -to %s handled %d calls, want %d", other, got, want)
+	}
+	if got := v1.calls.Load(); got != n {
+		t.Errorf("the server on the recorded topic handled %d calls, want only the %d recorded", got, n)
+	}
+	waits := clk.sleeps()
+	if want := slices.Repeat([]time.Duration{250 * time.Millisecond}, n-1); !slices.Equal(waits, want) {
+		t.Errorf("waits %v, want %v", waits, want)
+	}
+	// The progress lines read the same clock: 10 calls in 9 intervals.
+	if !strings.Contains(errOut, "replayed 10/10  100%  4.4/s  took 2.3s\n") {
+		t.Errorf("stderr: %s", errOut)
 	}
 }
 
