@@ -13,8 +13,10 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -41,9 +43,13 @@ func uniqueTopic(t *testing.T) string {
 
 // serverProcess is the calculator server running in a child process.
 type serverProcess struct {
-	cmd    *exec.Cmd
-	events chan string
-	done   chan struct{}
+	cmd  *exec.Cmd
+	done chan struct{}
+
+	mu    sync.Mutex
+	lines []string      // every line the process printed, in order
+	next  int           // lines before next were looked at by await
+	added chan struct{} // gets a value when a line is added
 }
 
 // startServer runs the calculator server in a child process serving topic,
@@ -60,12 +66,18 @@ func startServer(t *testing.T, topic string) *serverProcess {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start server process: %v", err)
 	}
-	p := &serverProcess{cmd: cmd, events: make(chan string, 64), done: make(chan struct{})}
+	p := &serverProcess{cmd: cmd, done: make(chan struct{}), added: make(chan struct{}, 1)}
 	go func() {
 		defer close(p.done)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			p.events <- sc.Text()
+			p.mu.Lock()
+			p.lines = append(p.lines, sc.Text())
+			p.mu.Unlock()
+			select {
+			case p.added <- struct{}{}:
+			default:
+			}
 		}
 		_ = cmd.Wait()
 	}()
@@ -74,22 +86,59 @@ func startServer(t *testing.T, topic string) *serverProcess {
 	return p
 }
 
-// await waits for the server process to report event.
+// await waits for the server process to report event, in a line printed
+// after the event await last returned.
 func (p *serverProcess) await(t *testing.T, event string) {
+	t.Helper()
+	p.awaitUnless(t, event, "", "")
+}
+
+// awaitUnless is await that fails at once when the process reports
+// forbidden first, with a message that says why that is wrong.
+func (p *serverProcess) awaitUnless(t *testing.T, event, forbidden, why string) {
 	t.Helper()
 	timeout := time.After(60 * time.Second)
 	for {
-		select {
-		case e := <-p.events:
-			if e == event {
+		p.mu.Lock()
+		lines := p.lines[p.next:]
+		p.next = len(p.lines)
+		p.mu.Unlock()
+		for i, line := range lines {
+			switch {
+			case forbidden != "" && line == forbidden:
+				t.Fatalf("server process printed %q before %q: %s", forbidden, event, why)
+			case line == event:
+				p.mu.Lock()
+				p.next -= len(lines) - i - 1 // the lines after event are still to look at
+				p.mu.Unlock()
 				return
 			}
+		}
+		select {
+		case <-p.added:
 		case <-p.done:
+			if p.printed() > p.next {
+				continue // the last lines came with the exit
+			}
 			t.Fatalf("server process exited before reporting %q", event)
 		case <-timeout:
 			t.Fatalf("server process did not report %q within 60s", event)
 		}
 	}
+}
+
+// printed returns how many lines the process printed so far.
+func (p *serverProcess) printed() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.lines)
+}
+
+// everPrinted reports whether the process printed line at any time.
+func (p *serverProcess) everPrinted(line string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Contains(p.lines, line)
 }
 
 // kill ends the server process with SIGKILL, as a crash would, and waits
@@ -108,7 +157,8 @@ func serveForTest(topic string) error {
 		return err
 	}
 	defer tr.Close()
-	srv := runtime.NewServer(tr, runtime.WithServiceTopic(calculator.CalculatorServiceName, topic))
+	srv := runtime.NewServer(tr, runtime.WithServiceTopic(calculator.CalculatorServiceName, topic),
+		runtime.WithLogger(slog.New(lineHandler{})))
 	if err := calculator.RegisterCalculator(srv, blockingCalculator{}); err != nil {
 		return err
 	}
@@ -125,6 +175,34 @@ func serveForTest(topic string) error {
 	}
 	return nil
 }
+
+// lineHandler prints each warning or error the server logs as a line
+// "log: MESSAGE call_id=ID", for the test to await.
+type lineHandler struct{ attrs []slog.Attr }
+
+func (lineHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+
+func (h lineHandler) Handle(_ context.Context, r slog.Record) error {
+	id := ""
+	find := func(a slog.Attr) bool {
+		if a.Key == "call_id" {
+			id = a.Value.String()
+		}
+		return true
+	}
+	for _, a := range h.attrs {
+		find(a)
+	}
+	r.Attrs(find)
+	fmt.Printf("log: %s call_id=%s\n", r.Message, id)
+	return nil
+}
+
+func (h lineHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return lineHandler{attrs: append(slices.Clip(h.attrs), attrs...)}
+}
+
+func (h lineHandler) WithGroup(string) slog.Handler { return h }
 
 type blockingCalculator struct{ calculator.Server }
 
@@ -265,19 +343,17 @@ func TestServerKilledMidCall(t *testing.T) {
 
 	// The killed server never acknowledged the request, so the broker
 	// delivers it to the restarted one, which must not run it: its
-	// deadline has passed.
+	// deadline has passed. Every line the restarted server prints is kept:
+	// "blocked" at any point means it ran the request.
 	restarted := startServer(t, topic)
-	restarted.await(t, "expired 1")
-	select {
-	case e := <-restarted.events:
-		if e == "blocked" {
-			t.Fatal("the restarted server ran the expired request")
-		}
-	default:
-	}
+	const ran = "the restarted server ran the request whose deadline had passed"
+	restarted.awaitUnless(t, "expired 1", "blocked", ran)
 	sum, err := calc.Add(context.Background(), 1, 2)
 	if err != nil || sum != 3 {
 		t.Fatalf("call to the restarted server: %d, %v", sum, err)
+	}
+	if restarted.everPrinted("blocked") {
+		t.Fatal(ran)
 	}
 }
 
@@ -324,9 +400,9 @@ func TestManyClientsManyCalls(t *testing.T) {
 // to, and the server keeps serving.
 func TestMalformedRequestFromRawProducer(t *testing.T) {
 	topic := uniqueTopic(t)
-	startServer(t, topic)
+	srv := startServer(t, topic)
 	raw := newTransport(t)
-	replies := make(chan *runtime.Message, 1)
+	replies := make(chan *runtime.Message, 4)
 	if err := raw.ListenReplies(func(m *runtime.Message) { replies <- m }); err != nil {
 		t.Fatal(err)
 	}
@@ -339,30 +415,47 @@ func TestMalformedRequestFromRawProducer(t *testing.T) {
 			Body:       []byte{0xc1, 0xff, 0x00},
 		}
 	}
-	// Without a client to reply to there is nothing to answer.
+	// Without a client to reply to there is nothing to answer: the server
+	// handles the message, finds it malformed, and logs that it cannot
+	// send the reply.
 	if err := raw.Send(ctx, malformed("raw-one-way")); err != nil {
 		t.Fatalf("send malformed one-way message: %v", err)
 	}
+	srv.await(t, "log: mqrpc: send reply call_id=raw-one-way")
 	// Request names this transport as the client to reply to.
 	if err := raw.Request(ctx, malformed("raw-1")); err != nil {
 		t.Fatalf("send malformed request: %v", err)
 	}
-	select {
-	case reply := <-replies:
-		if got := reply.Properties[runtime.PropStatus]; got != fmt.Sprint(uint32(runtime.InvalidArgument)) {
-			t.Errorf("reply status %q (%s), want InvalidArgument (%d)", got, reply.Properties[runtime.PropMessage], runtime.InvalidArgument)
+	timeout := time.After(30 * time.Second)
+	for answered := false; !answered; {
+		select {
+		case reply := <-replies:
+			switch id := reply.Properties[runtime.PropCorrelationID]; id {
+			case "raw-1":
+				answered = true
+			case "raw-one-way":
+				t.Fatal("the malformed one-way message, which names no client to reply to, got a reply")
+			default:
+				t.Fatalf("reply with correlation id %q, want raw-1", id)
+			}
+			if got := reply.Properties[runtime.PropStatus]; got != fmt.Sprint(uint32(runtime.InvalidArgument)) {
+				t.Errorf("reply status %q (%s), want InvalidArgument (%d)", got, reply.Properties[runtime.PropMessage], runtime.InvalidArgument)
+			}
+		case <-timeout:
+			t.Fatal("no reply to the malformed request within 30s")
 		}
-		if got := reply.Properties[runtime.PropCorrelationID]; got != "raw-1" {
-			t.Errorf("reply correlation id %q, want raw-1", got)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no reply to the malformed request within 30s")
 	}
 
 	calc, _ := newClient(t, topic)
 	sum, err := calc.Add(ctx, 2, 3)
 	if err != nil || sum != 5 {
 		t.Fatalf("call after malformed requests: %d, %v", sum, err)
+	}
+	// Nor did any other reply come meanwhile.
+	select {
+	case reply := <-replies:
+		t.Fatalf("unexpected reply with correlation id %q", reply.Properties[runtime.PropCorrelationID])
+	default:
 	}
 }
 
