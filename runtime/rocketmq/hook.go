@@ -311,6 +311,13 @@ func (c libClient) mutex(name string) (*sync.Mutex, error) {
 
 // closeNameServer closes the client's name-server connections, which the
 // library's shutdown leaves open, each with a reader goroutine.
+//
+// It first waits for a route update in flight, holding the lock the library
+// takes around each one. A client runs its first update 10 ms after it
+// starts, on a goroutine that shutdown does not wait for; a short-lived
+// client (a Store that answers one find) can be closed while that update is
+// under way, and the update would then open a new connection whose reader
+// outlives the client.
 func (c libClient) closeNameServer() error {
 	ns, err := c.nameServer()
 	if err != nil {
@@ -327,6 +334,13 @@ func (c libClient) closeNameServer() error {
 	rc, ok := f.Interface().(interface{ ShutDown() })
 	if !ok || f.IsNil() {
 		return errors.New("name-server client has no remoting client to shut down")
+	}
+	lock, err := field(v.Elem(), "lockNamesrv")
+	if err != nil || lock.Type() != reflect.TypeFor[sync.Mutex]() {
+		return fmt.Errorf("name-server client has no route lock: %v", err)
+	}
+	if m := lock.Addr().Interface().(*sync.Mutex); tryLock(m, lockPatience) {
+		defer m.Unlock()
 	}
 	rc.ShutDown()
 	return nil
