@@ -103,8 +103,9 @@ func (c libClient) nameServer() (nameServer, error) {
 }
 
 // routeRefresher returns a function that fetches a topic's route from the
-// name server into the client's route cache, and records the route's
-// brokers in the table that heartbeats go to.
+// name server into the client's route cache, records the route's brokers in
+// the table that heartbeats go to, and returns those brokers' master
+// addresses by name.
 //
 // The library refreshes on its own, every 30 s, only the routes of topics
 // its producers have sent to and its consumers subscribe; the cache answers
@@ -112,8 +113,8 @@ func (c libClient) nameServer() (nameServer, error) {
 // the topic. The reply topic of a client that only calls is neither, so
 // without a refresh of ours a broker that joins the cluster after the
 // client started, or was down when it did, is never heartbeated, and
-// every reply a server sends through it is lost.
-func (c libClient) routeRefresher() (func(topic string) error, error) {
+// replies a server sends through it are refused.
+func (c libClient) routeRefresher() (func(topic string) (map[string]string, error), error) {
 	ns, err := c.nameServer()
 	if err != nil {
 		return nil, err
@@ -124,16 +125,129 @@ func (c libClient) routeRefresher() (func(topic string) error, error) {
 		m.Type().NumOut() != 3 || m.Type().Out(0).Kind() != reflect.Pointer || m.Type().Out(2) != errType {
 		return nil, errors.New("name-server client has no UpdateTopicRouteInfo(topic) (route, changed, error) method")
 	}
-	return func(topic string) error {
+	return func(topic string) (map[string]string, error) {
 		out := m.Call([]reflect.Value{reflect.ValueOf(topic)})
 		if err, _ := out[2].Interface().(error); err != nil {
-			return err
+			return nil, err
 		}
 		if out[0].IsNil() {
-			return fmt.Errorf("name server has no route for topic %s", topic)
+			return nil, fmt.Errorf("name server has no route for topic %s", topic)
 		}
-		return nil
+		// out[0] is the library's copy of the route, this call's alone.
+		list, err := field(out[0].Elem(), "BrokerDataList")
+		if err != nil {
+			return nil, err
+		}
+		brokers := make(map[string]string, list.Len())
+		for i := range list.Len() {
+			name, addr, err := brokerData(list.Index(i))
+			if err != nil {
+				return nil, err
+			}
+			brokers[name] = addr
+		}
+		return brokers, nil
 	}, nil
+}
+
+// brokerData reads the name and master address of a *internal.BrokerData.
+func brokerData(bd reflect.Value) (name, master string, err error) {
+	if bd.Kind() != reflect.Pointer || bd.IsNil() {
+		return "", "", fmt.Errorf("broker data is %s, not a pointer", bd.Type())
+	}
+	n, err := field(bd.Elem(), "BrokerName")
+	if err != nil {
+		return "", "", err
+	}
+	addrs, err := field(bd.Elem(), "BrokerAddresses")
+	if err != nil {
+		return "", "", err
+	}
+	addrMap, ok := addrs.Interface().(map[int64]string)
+	if !ok {
+		return "", "", fmt.Errorf("broker addresses are %s, not map[int64]string", addrs.Type())
+	}
+	return n.String(), addrMap[0], nil
+}
+
+// pinnedRouteKey is the route cache key of pinBrokers' route; no topic can
+// be named with a '%' in the middle.
+const pinnedRouteKey = "%mqrpc%pinned-brokers"
+
+// pinBrokers keeps the library from editing its broker address table in
+// place, which other goroutines of the library read without a lock.
+//
+// Every 30 s the library's heartbeat loop deletes, under its route lock,
+// the addresses of brokers that no cached route lists any more, from the
+// very maps that its sends, pulls and offset commits read without that
+// lock: a data race, and the fatal "concurrent map read and map write"
+// when the two meet. A broker drops out of the cached routes whenever it is
+// down while a route is refreshed. So pinBrokers caches one more route,
+// under pinnedRouteKey, that lists every broker of the table; the loop then
+// finds each address still routed and edits nothing. A broker for which
+// forget reports true is removed from the table whole instead, by a
+// sync.Map delete that readers can race with safely, and left out of the
+// pinned route.
+func (c libClient) pinBrokers(forget func(broker string) bool) error {
+	ns, err := c.nameServer()
+	if err != nil {
+		return err
+	}
+	v := reflect.ValueOf(ns)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("name-server client is %T, not a struct pointer", ns)
+	}
+	table, err := syncMap(v.Elem(), "brokerAddressesMap")
+	if err != nil {
+		return err
+	}
+	routes, err := syncMap(v.Elem(), "routeDataMap")
+	if err != nil {
+		return err
+	}
+	// The route type is the one UpdateTopicRouteInfo returns.
+	routeType := reflect.ValueOf(ns).MethodByName("UpdateTopicRouteInfo").Type().Out(0).Elem()
+	route := reflect.New(routeType)
+	list, err := field(route.Elem(), "BrokerDataList")
+	if err != nil {
+		return err
+	}
+	var rangeErr error
+	table.Range(func(key, value any) bool {
+		bd := reflect.ValueOf(value)
+		name, _, err := brokerData(bd)
+		if err != nil {
+			rangeErr = err
+			return false
+		}
+		if forget(name) {
+			table.Delete(key)
+			return true
+		}
+		if !bd.Type().AssignableTo(list.Type().Elem()) {
+			rangeErr = fmt.Errorf("broker data is %s, route lists %s", bd.Type(), list.Type().Elem())
+			return false
+		}
+		list.Set(reflect.Append(list, bd))
+		return true
+	})
+	if rangeErr != nil {
+		return rangeErr
+	}
+	routes.Store(pinnedRouteKey, route.Interface())
+	return nil
+}
+
+// syncMap returns the sync.Map field name of struct v.
+func syncMap(v reflect.Value, name string) (*sync.Map, error) {
+	f, err := field(v, name)
+	if err != nil {
+		return nil, err
+	}
+	if f.Type() != reflect.TypeFor[sync.Map]() {
+		return nil, fmt.Errorf("%s is %s, not a sync.Map", name, f.Type())
+	}
+	return f.Addr().Interface().(*sync.Map), nil
 }
 
 // pushedReply is a reply as the broker pushed it.

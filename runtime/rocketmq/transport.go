@@ -125,7 +125,10 @@ type Transport struct {
 
 	// refreshRoute fetches a topic's route from the name server; see
 	// libClient.routeRefresher.
-	refreshRoute func(topic string) error
+	refreshRoute func(topic string) (map[string]string, error)
+	// brokerSeen is when each broker was last in the cluster's route.
+	seenMu     sync.Mutex
+	brokerSeen map[string]time.Time
 
 	mu     sync.Mutex
 	subs   map[*subscription]struct{}
@@ -165,12 +168,13 @@ func New(cfg Config) (*Transport, error) {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	t := &Transport{
-		cfg:      cfg,
-		instance: "mqrpc-" + hex.EncodeToString(b[:]),
-		subs:     make(map[*subscription]struct{}),
-		stop:     make(chan struct{}),
-		queue:    make(chan *sendJob),
-		done:     make(chan struct{}),
+		cfg:        cfg,
+		instance:   "mqrpc-" + hex.EncodeToString(b[:]),
+		subs:       make(map[*subscription]struct{}),
+		stop:       make(chan struct{}),
+		brokerSeen: make(map[string]time.Time),
+		queue:      make(chan *sendJob),
+		done:       make(chan struct{}),
 	}
 	p, err := producer.NewDefaultProducer(append(t.commonProducerOptions(),
 		producer.WithGroupName(cfg.Group),
@@ -241,31 +245,50 @@ func (t *Transport) register() error {
 // brokers returns the master address of every broker of the cluster by
 // name, from the route of the cluster's reply topic as the name server
 // gives it now. The route also goes into the library's tables, so the next
-// heartbeat reaches every broker in it.
+// heartbeat reaches every broker in it; and the table is pinned (see
+// libClient.pinBrokers), forgetting brokers that have been out of the
+// cluster for forgetBrokerAfter.
 func (t *Transport) brokers() (map[string]string, error) {
-	if err := t.refreshRoute(t.replyTopic()); err != nil {
+	brokers, err := t.refreshRoute(t.replyTopic())
+	if err != nil {
 		return nil, fmt.Errorf("rocketmq: route of reply topic %s (is the name server at %v up, and the cluster named %q?): %w",
 			t.replyTopic(), t.cfg.NameServers, t.cfg.Cluster, err)
-	}
-	ns, err := t.client.nameServer()
-	if err != nil {
-		return nil, fmt.Errorf("rocketmq: rocketmq-client-go is not the version mqrpc was built for: %w", err)
-	}
-	queues, err := ns.FetchPublishMessageQueues(t.replyTopic()) // the route just fetched
-	if err != nil {
-		return nil, fmt.Errorf("rocketmq: brokers of cluster %s: %w", t.cfg.Cluster, err)
-	}
-	brokers := map[string]string{}
-	for _, q := range queues {
-		if addr := ns.FindBrokerAddrByName(q.BrokerName); addr != "" {
-			brokers[q.BrokerName] = addr
-		}
 	}
 	if len(brokers) == 0 {
 		return nil, fmt.Errorf("rocketmq: no broker of cluster %s found", t.cfg.Cluster)
 	}
+	now := time.Now()
+	t.seenMu.Lock()
+	defer t.seenMu.Unlock()
+	for name := range brokers {
+		t.brokerSeen[name] = now
+	}
+	err = t.client.pinBrokers(func(name string) bool { return t.forgetBroker(name, now) })
+	if err != nil {
+		return nil, fmt.Errorf("rocketmq: rocketmq-client-go is not the version mqrpc was built for: %w", err)
+	}
 	return brokers, nil
 }
+
+// forgetBroker reports whether the client should stop heartbeating to the
+// named broker: it was in the cluster's route, but not for
+// forgetBrokerAfter. A broker never in the cluster's route came from the
+// route of a topic elsewhere, which the library keeps, not the transport.
+// t.seenMu must be held.
+func (t *Transport) forgetBroker(name string, now time.Time) bool {
+	seen, ok := t.brokerSeen[name]
+	if !ok || now.Sub(seen) < forgetBrokerAfter {
+		return false
+	}
+	delete(t.brokerSeen, name)
+	return true
+}
+
+// forgetBrokerAfter is how long a broker may be missing from the cluster's
+// route before the client stops heartbeating to it. A broker restart takes
+// seconds; one missing this long has most likely left the cluster, and the
+// library learns it again when it comes back, as the route changes.
+const forgetBrokerAfter = 2 * time.Minute
 
 // keepRegistered heartbeats on its own schedule, shorter than the library's
 // 30 s, so that a broker that restarted or joined the cluster learns of
