@@ -460,6 +460,16 @@ func (c libClient) closeNameServer() error {
 	return nil
 }
 
+// registerACL has the client sign its requests with its credentials.
+func (c libClient) registerACL() error {
+	i, ok := c.v.Interface().(interface{ RegisterACL() })
+	if !ok {
+		return errors.New("client has no RegisterACL method")
+	}
+	i.RegisterACL()
+	return nil
+}
+
 // adminClient returns the library client behind an admin.Admin.
 func adminClient(adm any) (libClient, error) {
 	v := reflect.ValueOf(adm)

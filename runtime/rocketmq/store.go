@@ -87,11 +87,7 @@ func OpenStore(cfg Config) (*Store, error) {
 	if err := c.Start(); err != nil {
 		return nil, fmt.Errorf("rocketmq: start pull consumer (is the name server at %v up, and the cluster named %q?): %w", cfg.NameServers, cfg.Cluster, err)
 	}
-	aopts := []admin.AdminOption{admin.WithResolver(primitive.NewPassthroughResolver(cfg.NameServers))}
-	if cfg.AccessKey != "" {
-		aopts = append(aopts, admin.WithCredentials(primitive.Credentials{AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey}))
-	}
-	if s.adm, err = admin.NewAdmin(aopts...); err != nil {
+	if s.adm, err = openAdmin(cfg); err != nil {
 		_ = c.Shutdown()
 		return nil, fmt.Errorf("rocketmq: admin client: %w", err)
 	}

@@ -592,10 +592,29 @@ func (t *Transport) Close() error {
 }
 
 // newAdmin returns an admin client for topic management.
-func (t *Transport) newAdmin() (admin.Admin, error) {
-	opts := []admin.AdminOption{admin.WithResolver(primitive.NewPassthroughResolver(t.cfg.NameServers))}
-	if t.cfg.AccessKey != "" {
-		opts = append(opts, admin.WithCredentials(t.credentials()))
+func (t *Transport) newAdmin() (admin.Admin, error) { return openAdmin(t.cfg) }
+
+// openAdmin returns an admin client of the cluster of cfg. The library's
+// admin signs its requests only once something registers its ACL hook,
+// which CreateTopic does not do, and it takes the broker's refusal of an
+// unsigned request for success; so the hook is registered here.
+func openAdmin(cfg Config) (admin.Admin, error) {
+	opts := []admin.AdminOption{admin.WithResolver(primitive.NewPassthroughResolver(cfg.NameServers))}
+	if cfg.AccessKey == "" {
+		return admin.NewAdmin(opts...)
 	}
-	return admin.NewAdmin(opts...)
+	creds := primitive.Credentials{AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey}
+	adm, err := admin.NewAdmin(append(opts, admin.WithCredentials(creds))...)
+	if err != nil {
+		return nil, err
+	}
+	c, err := adminClient(adm)
+	if err == nil {
+		err = c.registerACL()
+	}
+	if err != nil {
+		_ = adm.Close()
+		return nil, fmt.Errorf("rocketmq-client-go is not the version mqrpc was built for: %w", err)
+	}
+	return adm, nil
 }

@@ -18,6 +18,8 @@
 # Progress goes to stderr; `up` and `start-broker` print MQRPC_NAMESRV=... on
 # stdout, so `export "$(tools/rocketmq/broker.sh up)"` works.
 # Env: ROCKETMQ_HOME_DIR (default <repo>/.rocketmq), ROCKETMQ_READY_TIMEOUT (s, 120),
+# ROCKETMQ_BROKER_CONF_EXTRA (a file of broker settings appended to each
+# broker's config, such as acl.conf beside this script),
 # ROCKETMQ_PORT_OFFSET (default 0: added to every port, so that a second set of
 # brokers, say a CI rehearsal beside a developer's, can run on one machine).
 set -euo pipefail
@@ -148,9 +150,9 @@ log_size() { stat -c %s "$RUN/$1.log" 2>/dev/null || echo 0; }
 start_namesrv() {
   local pid
   if pid=$(pid_of namesrv); then say "namesrv already running (pid $pid)"; return; fi
+  mkdir -p "$RUN"
   rm -rf "$RUN/namesrv" && : >"$RUN/namesrv.log"
   STARTED=true
-  mkdir -p "$RUN"
   sed -e "s|@PORT@|${PORT[namesrv]}|g" "$HERE/namesrv.conf" >"$RUN/namesrv.conf"
   launch namesrv org.apache.rocketmq.namesrv.NamesrvStartup "$RUN/namesrv.conf" -Xms128m -Xmx256m
   wait_log namesrv 1 "The Name Server boot success"
@@ -172,6 +174,7 @@ start_brokers() {
     mkdir -p "$dir"
     sed -e "s|@NAME@|$name|g" -e "s|@PORT@|${PORT[$name]}|g" -e "s|@STORE@|$dir/store|g" -e "s|@NAMESRV@|$NAMESRV|g" \
       "$HERE/broker.conf.in" >"$dir/broker.conf"
+    if [[ -n ${ROCKETMQ_BROKER_CONF_EXTRA:-} ]]; then cat -- "$ROCKETMQ_BROKER_CONF_EXTRA" >>"$dir/broker.conf"; fi
     from[$name]=$(($(log_size "$name") + 1)) # a restart appends: only read what this start writes
     STARTED=true
     launch "$name" org.apache.rocketmq.broker.BrokerStartup "$dir/broker.conf" \
