@@ -65,6 +65,9 @@ Usage:
 Common flags (every command):
   -namesrv ADDR   name server(s), comma-separated (default $MQRPC_NAMESRV or 127.0.0.1:9876)
   -cluster NAME   broker cluster (default DefaultCluster)
+  -access-key K   access key for a cluster with ACL (default $MQRPC_ACCESS_KEY);
+                  its secret is read from $MQRPC_SECRET_KEY only, to keep it
+                  out of shell history and process lists
   -o text|json    output format (default text); with json, a failure prints
                   {"error": {"code", "exit_code", "message"}} on stdout
 
@@ -159,6 +162,7 @@ type env struct {
 	stdout, stderr io.Writer
 	namesrv        string
 	cluster        string
+	accessKey      string
 	output         string
 	fs             *flag.FlagSet
 	synopsis       string
@@ -178,6 +182,7 @@ func (e *env) flags(synopsis string) *flag.FlagSet {
 	}
 	fs.StringVar(&e.namesrv, "namesrv", def, "name server `addresses`, comma-separated")
 	fs.StringVar(&e.cluster, "cluster", "DefaultCluster", "broker cluster `name`")
+	fs.StringVar(&e.accessKey, "access-key", os.Getenv("MQRPC_ACCESS_KEY"), "access `key` for a cluster with ACL; the secret comes from $MQRPC_SECRET_KEY")
 	fs.StringVar(&e.output, "o", "text", "output `format`: text or json")
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "Usage: mqrpc %s %s\n\nFlags:\n", e.name, synopsis)
@@ -220,7 +225,11 @@ func (e *env) config() rocketmq.Config {
 			ns = append(ns, a)
 		}
 	}
-	return rocketmq.Config{NameServers: ns, Cluster: e.cluster, SendTimeout: 3 * time.Second}
+	cfg := rocketmq.Config{NameServers: ns, Cluster: e.cluster, SendTimeout: 3 * time.Second}
+	if e.accessKey != "" {
+		cfg.AccessKey, cfg.SecretKey = e.accessKey, os.Getenv("MQRPC_SECRET_KEY")
+	}
+	return cfg
 }
 
 // client connects a transport and a client; close releases both.
