@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/mqrpc/mqrpc/codec"
 )
@@ -276,6 +278,11 @@ func (c *Client) newRequest(ctx context.Context, cc *clientCall, method string, 
 	if err := validMetadata(md); err != nil {
 		return deadline, now, err
 	}
+	for _, k := range o.keys {
+		if k == "" || strings.ContainsFunc(k, unicode.IsSpace) {
+			return deadline, now, Errorf(InvalidArgument, "business key %q of a call to %s: keys must be non-empty and without white space", k, method)
+		}
+	}
 	// The call id and the deadline share one allocation.
 	var buf [64]byte
 	b := strconv.AppendUint(append(buf[:0], c.idPrefix...), c.nextID.Add(1), 36)
@@ -289,7 +296,7 @@ func (c *Client) newRequest(ctx context.Context, cc *clientCall, method string, 
 	props[PropVersion] = ProtocolVersion
 	props[PropDeadline] = both[n:]
 	putMetadata(props, MetadataPrefix, md)
-	cc.req = Message{Topic: tt.topic, Tag: tt.tag, Key: id, Properties: props, Body: body}
+	cc.req = Message{Topic: tt.topic, Tag: tt.tag, Key: id, Keys: o.keys, Properties: props, Body: body}
 	return deadline, time.Now(), nil
 }
 

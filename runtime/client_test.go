@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -88,5 +89,41 @@ func TestRequestDeadline(t *testing.T) {
 			}
 			_ = client.Close()
 		})
+	}
+}
+
+// WithKeys puts business keys on the request beside its call id, options
+// given to the client's constructor and to the call adding up; a key the
+// broker could not index fails the call before it is sent.
+func TestBusinessKeys(t *testing.T) {
+	tr := recordingTransport{memtransport.New(), make(chan *runtime.Message, 1)}
+	defer tr.Close()
+	client, err := runtime.NewClient(tr, runtime.WithCallOptions(runtime.WithKeys("tenant-acme")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = client.Invoke(ctx, "/svc.S/M", &struct{}{}, nil, runtime.WithKeys("order-42", "user-7")) }()
+	m := <-tr.sent
+	if want := []string{"tenant-acme", "order-42", "user-7"}; !slices.Equal(m.Keys, want) {
+		t.Errorf("request keys %q, want %q", m.Keys, want)
+	}
+	if m.Key == "" || m.Key != m.Properties[runtime.PropCorrelationID] {
+		t.Errorf("request Key %q, want the call id %q", m.Key, m.Properties[runtime.PropCorrelationID])
+	}
+	cancel()
+
+	for _, bad := range []string{"", "order 42", "order\t42"} {
+		err := client.Invoke(context.Background(), "/svc.S/M", &struct{}{}, nil, runtime.WithKeys(bad))
+		if runtime.CodeOf(err) != runtime.InvalidArgument {
+			t.Errorf("key %q: %v, want InvalidArgument before sending", bad, err)
+		}
+	}
+	select {
+	case m := <-tr.sent:
+		t.Errorf("a call with a bad key was sent: %v", m.Keys)
+	default:
 	}
 }

@@ -33,6 +33,7 @@ type callOptions struct {
 	codec   codec.Codec
 	topic   string
 	trailer *Metadata
+	keys    []string
 }
 
 // WithTimeout bounds the call to d from its start. When ctx has an earlier
@@ -50,6 +51,14 @@ func WithCodec(c codec.Codec) CallOption {
 // (see TopicFor). The server must be registered with the same topic.
 func WithTopic(topic string) CallOption {
 	return func(o *callOptions) { o.topic = topic }
+}
+
+// WithKeys stores the call's request in the broker under each of keys as
+// well as its call id, so that operators find it by a business key (an
+// order number, a user id) with `mqrpc find KEY`. A key must not be empty
+// or contain white space, which RocketMQ separates keys with.
+func WithKeys(keys ...string) CallOption {
+	return func(o *callOptions) { o.keys = append(o.keys[:len(o.keys):len(o.keys)], keys...) }
 }
 
 // Trailer stores the reply's trailing metadata in md when the call ends.

@@ -14,7 +14,10 @@ type Message struct {
 	// Tag is the method name; brokers can filter on it.
 	Tag string
 	// Key is the call id, so that a call can be looked up in the broker.
-	Key        string
+	Key string
+	// Keys are the business keys of a request (WithKeys), which the broker
+	// indexes besides Key. Transports that keep no index ignore them.
+	Keys       []string
 	Properties map[string]string
 	Body       []byte
 	// Origin is the transport's own form of a message it delivered, kept

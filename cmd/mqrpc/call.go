@@ -277,9 +277,11 @@ func cmdCall(ctx context.Context, e *env, args []string) int {
 		ctx = runtime.WithOutgoingMetadata(ctx, runtime.Metadata(md))
 	}
 
-	capt.keys = *key // on the call itself, not on the describe before it
 	var trailer runtime.Metadata
 	opts = append(opts, runtime.Trailer(&trailer), runtime.WithCodec(cd))
+	if *key != "" {
+		opts = append(opts, runtime.WithKeys(*key)) // on the call itself, not on the describe before it
+	}
 	start := time.Now()
 	oneWay := desc != nil && desc.OneWay
 	if oneWay {

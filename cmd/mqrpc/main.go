@@ -264,10 +264,9 @@ func statusExit(err error) int {
 }
 
 // capture is a transport that remembers the last request a client sent,
-// for its call id, and can add keys to requests.
+// for its call id.
 type capture struct {
 	runtime.Transport
-	keys string // added to the request's keys, space-separated
 
 	mu   sync.Mutex
 	last *runtime.Message
@@ -280,16 +279,10 @@ func (c *capture) lastID() string {
 	if c.last == nil {
 		return ""
 	}
-	id, _, _ := strings.Cut(c.last.Key, " ")
-	return id
+	return c.last.Key
 }
 
 func (c *capture) Request(ctx context.Context, m *runtime.Message) error {
-	if c.keys != "" {
-		cp := *m
-		cp.Key = m.Key + " " + c.keys
-		m = &cp
-	}
 	c.mu.Lock()
 	c.last = m
 	c.mu.Unlock()

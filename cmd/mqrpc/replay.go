@@ -288,8 +288,8 @@ func (r *replayed) replay(ctx context.Context, c *runtime.Client, capt *capture,
 	}
 	// The original call id among the keys lets 'mqrpc find' tell a replay
 	// from the call it replays.
-	capt.keys = "replay-of:" + r.CallID
-	opts := []runtime.CallOption{runtime.WithTopic(to), runtime.WithTimeout(timeout), runtime.WithCodec(rawCodec(r.Codec))}
+	opts := []runtime.CallOption{runtime.WithTopic(to), runtime.WithTimeout(timeout), runtime.WithCodec(rawCodec(r.Codec)),
+		runtime.WithKeys("replay-of:" + r.CallID)}
 	var err error
 	if r.OneWay {
 		err = c.Send(ctx, r.Method, r.req.Body, opts...)

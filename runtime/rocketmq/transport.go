@@ -478,7 +478,10 @@ func toPrimitive(m *runtime.Message) *primitive.Message {
 	if m.Tag != "" {
 		pm.WithTag(m.Tag)
 	}
-	if m.Key != "" {
+	switch {
+	case len(m.Keys) > 0:
+		pm.WithKeys(append([]string{m.Key}, m.Keys...))
+	case m.Key != "":
 		pm.WithKeys([]string{m.Key})
 	}
 	return pm
