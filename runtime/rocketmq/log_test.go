@@ -3,11 +3,18 @@ package rocketmq
 import (
 	"context"
 	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/apache/rocketmq-client-go/v2/rlog"
 )
+
+// setLoggerChild marks the process that TestSetLoggerRoutesLibraryLog runs
+// its check in.
+const setLoggerChild = "MQRPC_TEST_SETLOGGER_CHILD"
 
 // recordingHandler keeps every record it is given.
 type recordingHandler struct {
@@ -31,6 +38,19 @@ func (h *recordingHandler) WithGroup(string) slog.Handler      { return h }
 // matching level, with its fields as attributes, and that the library's
 // Fatal is logged and does not end the process.
 func TestSetLoggerRoutesLibraryLog(t *testing.T) {
+	if os.Getenv(setLoggerChild) != "1" {
+		// The library's logger is a global written without a lock, which
+		// is why SetLogger must come before the first client: here the
+		// goroutines of other tests' clients would race with it. So the
+		// check runs in a process of its own.
+		cmd := exec.Command(os.Args[0], "-test.run=^TestSetLoggerRoutesLibraryLog$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), setLoggerChild+"=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestSetLoggerRoutesLibraryLog") {
+			t.Fatalf("the check in a process of its own: %v\n%s", err, out)
+		}
+		return
+	}
 	h := &recordingHandler{level: slog.LevelInfo}
 	SetLogger(slog.New(h))
 	defer SetLogger(slog.New(slog.DiscardHandler))
