@@ -369,11 +369,25 @@ func (t *Transport) Request(ctx context.Context, m *runtime.Message) error {
 	// RIP-16's TTL in milliseconds, as the Java client sets it; mqrpc's own
 	// deadline property is what servers act on.
 	ttl := int64(t.cfg.SendTimeout / time.Millisecond)
-	if ms, err := strconv.ParseInt(m.Properties[runtime.PropDeadline], 10, 64); err == nil {
+	ms, err := strconv.ParseInt(m.Properties[runtime.PropDeadline], 10, 64)
+	if err == nil {
 		ttl = max(ms-time.Now().UnixMilli(), 1)
 	}
 	pm.WithProperty(propTTL, strconv.FormatInt(ttl, 10))
-	return t.send(ctx, pm)
+	// The call's deadline can be earlier than ctx's (runtime.WithTimeout).
+	// A send still waiting for a free sender or for the broker's answer
+	// then is given up, so that the caller returns at its deadline.
+	deadline := time.UnixMilli(ms)
+	if d, ok := ctx.Deadline(); err != nil || ok && !deadline.Before(d) {
+		return t.send(ctx, pm)
+	}
+	sendCtx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	err = t.send(sendCtx, pm)
+	if err != nil && ctx.Err() == nil && sendCtx.Err() != nil {
+		return runtime.Errorf(runtime.DeadlineExceeded, "rocketmq: request to %s not sent by its deadline", m.Topic)
+	}
+	return err
 }
 
 func (t *Transport) Send(ctx context.Context, m *runtime.Message) error {
