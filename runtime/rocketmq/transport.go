@@ -369,29 +369,40 @@ func (t *Transport) Request(ctx context.Context, m *runtime.Message) error {
 	// RIP-16's TTL in milliseconds, as the Java client sets it; mqrpc's own
 	// deadline property is what servers act on.
 	ttl := int64(t.cfg.SendTimeout / time.Millisecond)
-	ms, err := strconv.ParseInt(m.Properties[runtime.PropDeadline], 10, 64)
-	if err == nil {
-		ttl = max(ms-time.Now().UnixMilli(), 1)
+	deadline, ok := callDeadline(m)
+	if ok {
+		ttl = max(time.Until(deadline).Milliseconds(), 1)
 	}
 	pm.WithProperty(propTTL, strconv.FormatInt(ttl, 10))
-	// The call's deadline can be earlier than ctx's (runtime.WithTimeout).
-	// A send still waiting for a free sender or for the broker's answer
-	// then is given up, so that the caller returns at its deadline.
-	deadline := time.UnixMilli(ms)
-	if d, ok := ctx.Deadline(); err != nil || ok && !deadline.Before(d) {
+	return t.sendBy(ctx, pm, deadline, ok)
+}
+
+func (t *Transport) Send(ctx context.Context, m *runtime.Message) error {
+	deadline, ok := callDeadline(m)
+	return t.sendBy(ctx, toPrimitive(m), deadline, ok)
+}
+
+// callDeadline reads the deadline a request or one-way message carries.
+func callDeadline(m *runtime.Message) (time.Time, bool) {
+	ms, err := strconv.ParseInt(m.Properties[runtime.PropDeadline], 10, 64)
+	return time.UnixMilli(ms), err == nil
+}
+
+// sendBy sends pm, giving up at deadline (when ok) if that comes before
+// ctx's: with runtime.WithTimeout a call's deadline can be the earlier one,
+// and a send still waiting for a free sender or for the broker's answer
+// then must not hold the caller past it.
+func (t *Transport) sendBy(ctx context.Context, pm *primitive.Message, deadline time.Time, ok bool) error {
+	if d, has := ctx.Deadline(); !ok || has && !deadline.Before(d) {
 		return t.send(ctx, pm)
 	}
 	sendCtx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	err = t.send(sendCtx, pm)
+	err := t.send(sendCtx, pm)
 	if err != nil && ctx.Err() == nil && sendCtx.Err() != nil {
-		return runtime.Errorf(runtime.DeadlineExceeded, "rocketmq: request to %s not sent by its deadline", m.Topic)
+		return runtime.Errorf(runtime.DeadlineExceeded, "rocketmq: message to %s not sent by its deadline", pm.Topic)
 	}
 	return err
-}
-
-func (t *Transport) Send(ctx context.Context, m *runtime.Message) error {
-	return t.send(ctx, toPrimitive(m))
 }
 
 func (t *Transport) send(ctx context.Context, pm *primitive.Message) error {
