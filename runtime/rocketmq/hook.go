@@ -189,13 +189,9 @@ const pinnedRouteKey = "%mqrpc%pinned-brokers"
 // sync.Map delete that readers can race with safely, and left out of the
 // pinned route.
 func (c libClient) pinBrokers(forget func(broker string) bool) error {
-	ns, err := c.nameServer()
+	v, err := c.nameServerStruct()
 	if err != nil {
 		return err
-	}
-	v := reflect.ValueOf(ns)
-	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return fmt.Errorf("name-server client is %T, not a struct pointer", ns)
 	}
 	table, err := syncMap(v.Elem(), "brokerAddressesMap")
 	if err != nil {
@@ -205,9 +201,12 @@ func (c libClient) pinBrokers(forget func(broker string) bool) error {
 	if err != nil {
 		return err
 	}
-	// The route type is the one UpdateTopicRouteInfo returns.
-	routeType := reflect.ValueOf(ns).MethodByName("UpdateTopicRouteInfo").Type().Out(0).Elem()
-	route := reflect.New(routeType)
+	// The route type is the one UpdateTopicRouteInfo returns and caches.
+	m := v.MethodByName("UpdateTopicRouteInfo")
+	if !m.IsValid() || m.Type().NumOut() == 0 || m.Type().Out(0).Kind() != reflect.Pointer {
+		return errors.New("name-server client has no UpdateTopicRouteInfo method returning a route")
+	}
+	route := reflect.New(m.Type().Out(0).Elem())
 	list, err := field(route.Elem(), "BrokerDataList")
 	if err != nil {
 		return err
@@ -236,6 +235,21 @@ func (c libClient) pinBrokers(forget func(broker string) bool) error {
 	}
 	routes.Store(pinnedRouteKey, route.Interface())
 	return nil
+}
+
+// nameServerStruct returns the client's name-server client as a pointer
+// to the library's struct, whose unexported tables the workarounds here
+// reach into.
+func (c libClient) nameServerStruct() (reflect.Value, error) {
+	ns, err := c.nameServer()
+	if err != nil {
+		return reflect.Value{}, err
+	}
+	v := reflect.ValueOf(ns)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return reflect.Value{}, fmt.Errorf("name-server client is %T, not a struct pointer", ns)
+	}
+	return v, nil
 }
 
 // syncMap returns the sync.Map field name of struct v.
@@ -433,13 +447,9 @@ func (c libClient) mutex(name string) (*sync.Mutex, error) {
 // under way, and the update would then open a new connection whose reader
 // outlives the client.
 func (c libClient) closeNameServer() error {
-	ns, err := c.nameServer()
+	v, err := c.nameServerStruct()
 	if err != nil {
 		return err
-	}
-	v := reflect.ValueOf(ns)
-	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return fmt.Errorf("name-server client is %T, not a struct pointer", ns)
 	}
 	f, err := field(v.Elem(), "nameSrvClient")
 	if err != nil {

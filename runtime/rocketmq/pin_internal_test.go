@@ -15,11 +15,11 @@ import (
 // table's values (pointers) by broker name.
 func pinned(t *testing.T, tr *Transport) (table, route map[string]any) {
 	t.Helper()
-	ns, err := tr.client.nameServer()
+	ns, err := tr.client.nameServerStruct()
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := reflect.ValueOf(ns).Elem()
+	v := ns.Elem()
 	addrs, err := syncMap(v, "brokerAddressesMap")
 	if err != nil {
 		t.Fatal(err)
@@ -96,11 +96,11 @@ func TestBrokerTableIsPinned(t *testing.T) {
 
 	// When it comes back, the cluster's route changes (here: is dropped
 	// from the cache), and the next registration learns it again.
-	ns, err := tr.client.nameServer()
+	ns, err := tr.client.nameServerStruct()
 	if err != nil {
 		t.Fatal(err)
 	}
-	routes, err := syncMap(reflect.ValueOf(ns).Elem(), "routeDataMap")
+	routes, err := syncMap(ns.Elem(), "routeDataMap")
 	if err != nil {
 		t.Fatal(err)
 	}
