@@ -133,17 +133,10 @@ func testOversizeReply(t *testing.T, cfg *Config) {
 func testCallerReturnsAtDeadline(t *testing.T, cfg *Config) {
 	e := newEnv(t, cfg, envOptions{})
 	const timeout = 500 * time.Millisecond
-	for _, how := range []string{"ctx deadline", "WithTimeout"} {
-		ctx, opts := context.Background(), []runtime.CallOption(nil)
-		var cancel context.CancelFunc = func() {}
-		if how == "ctx deadline" {
-			ctx, cancel = context.WithTimeout(ctx, timeout)
-		} else {
-			opts = append(opts, runtime.WithTimeout(timeout))
-		}
-		start := time.Now()
+	for _, how := range deadlineWays {
+		ctx, opts, deadline, cancel := bounded(context.Background(), how, timeout)
 		err := e.client.Invoke(ctx, method("Block"), &idArgs{ID: how}, nil, opts...)
-		late := time.Since(start) - timeout
+		late := time.Since(deadline)
 		cancel()
 		wantCode(t, err, runtime.DeadlineExceeded)
 		if !errors.Is(err, context.DeadlineExceeded) {
@@ -158,6 +151,21 @@ func testCallerReturnsAtDeadline(t *testing.T, cfg *Config) {
 	}
 }
 
+// deadlineWays are the two ways a caller bounds a call; see bounded.
+var deadlineWays = []string{"ctx deadline", "WithTimeout"}
+
+// bounded returns what makes a call under parent end timeout from now, the
+// way how says: a context with that deadline, or runtime.WithTimeout. It
+// also returns the deadline and what releases the context.
+func bounded(parent context.Context, how string, timeout time.Duration) (context.Context, []runtime.CallOption, time.Time, context.CancelFunc) {
+	deadline := time.Now().Add(timeout)
+	if how == "ctx deadline" {
+		ctx, cancel := context.WithDeadline(parent, deadline)
+		return ctx, nil, deadline, cancel
+	}
+	return parent, []runtime.CallOption{runtime.WithTimeout(timeout)}, deadline, func() {}
+}
+
 // testNoReplyDeadline makes calls that no reply can end, because no server
 // consumes their topic: only the caller's own deadline can, and it must,
 // within the slack. The WithTimeout call runs under a ctx whose deadline is
@@ -166,16 +174,8 @@ func testCallerReturnsAtDeadline(t *testing.T, cfg *Config) {
 func testNoReplyDeadline(t *testing.T, cfg *Config) {
 	e := newEnv(t, cfg, envOptions{noStart: true})
 	const timeout = 300 * time.Millisecond
-	for _, how := range []string{"ctx deadline", "WithTimeout"} {
-		ctx, opts := e.ctx(), []runtime.CallOption(nil)
-		var cancel context.CancelFunc = func() {}
-		start := time.Now()
-		deadline := start.Add(timeout)
-		if how == "ctx deadline" {
-			ctx, cancel = context.WithDeadline(ctx, deadline)
-		} else {
-			opts = append(opts, runtime.WithTimeout(timeout))
-		}
+	for _, how := range deadlineWays {
+		ctx, opts, deadline, cancel := bounded(e.ctx(), how, timeout)
 		_, err := e.echo(ctx, how, nil, opts...)
 		late := time.Since(deadline)
 		cancel()
@@ -220,16 +220,8 @@ func testSlowSendDeadline(t *testing.T, cfg *Config) {
 		noStart:     true,
 		clientTrans: func(tr runtime.Transport) runtime.Transport { return slowRequests{tr, delay} },
 	})
-	for _, how := range []string{"ctx deadline", "WithTimeout"} {
-		ctx, opts := e.ctx(), []runtime.CallOption(nil)
-		var cancel context.CancelFunc = func() {}
-		start := time.Now()
-		deadline := start.Add(timeout)
-		if how == "ctx deadline" {
-			ctx, cancel = context.WithDeadline(ctx, deadline)
-		} else {
-			opts = append(opts, runtime.WithTimeout(timeout))
-		}
+	for _, how := range deadlineWays {
+		ctx, opts, deadline, cancel := bounded(e.ctx(), how, timeout)
 		_, err := e.echo(ctx, how, nil, opts...)
 		late := time.Since(deadline)
 		cancel()
