@@ -16,6 +16,12 @@ func Serve(t *testing.T, register func(*runtime.Server) error) *runtime.Client {
 	t.Helper()
 	tr := memtransport.New()
 	t.Cleanup(func() { _ = tr.Close() })
+	return ServeOn(t, tr, register)
+}
+
+// ServeOn is Serve over tr, which the caller closes.
+func ServeOn(t *testing.T, tr runtime.Transport, register func(*runtime.Server) error) *runtime.Client {
+	t.Helper()
 	srv := runtime.NewServer(tr)
 	if err := register(srv); err != nil {
 		t.Fatalf("register: %v", err)

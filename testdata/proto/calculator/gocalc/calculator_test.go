@@ -14,6 +14,7 @@ import (
 
 	"github.com/mqrpc/mqrpc/runtime"
 	"github.com/mqrpc/mqrpc/runtime/memtransport"
+	"github.com/mqrpc/mqrpc/testdata/internal/goldentest"
 	calculatorpb "github.com/mqrpc/mqrpc/testdata/proto/calculator"
 	calculator "github.com/mqrpc/mqrpc/testdata/proto/calculator/gocalc"
 	"github.com/mqrpc/mqrpc/testdata/proto/internal/prototest"
@@ -104,20 +105,7 @@ func serve(t *testing.T, register func(*runtime.Server) error) (*runtime.Client,
 	t.Helper()
 	tr := &recorder{Transport: memtransport.New()}
 	t.Cleanup(func() { _ = tr.Close() })
-	srv := runtime.NewServer(tr)
-	if err := register(srv); err != nil {
-		t.Fatalf("register: %v", err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	t.Cleanup(srv.GracefulStop)
-	client, err := runtime.NewClient(tr)
-	if err != nil {
-		t.Fatalf("new client: %v", err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
-	return client, tr
+	return goldentest.ServeOn(t, tr, register), tr
 }
 
 // sides are the two ways across: a client of one front end calling a
