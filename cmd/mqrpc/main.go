@@ -283,10 +283,20 @@ func (c *capture) lastID() string {
 }
 
 func (c *capture) Request(ctx context.Context, m *runtime.Message) error {
+	c.record(m)
+	return c.Transport.Request(ctx, m)
+}
+
+// Send is Request for one-way calls, whose ids are captured the same way.
+func (c *capture) Send(ctx context.Context, m *runtime.Message) error {
+	c.record(m)
+	return c.Transport.Send(ctx, m)
+}
+
+func (c *capture) record(m *runtime.Message) {
 	c.mu.Lock()
 	c.last = m
 	c.mu.Unlock()
-	return c.Transport.Request(ctx, m)
 }
 
 // parseWhen reads a -since/-until value: an RFC 3339 time, or a duration

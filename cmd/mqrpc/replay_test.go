@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mqrpc/mqrpc/examples/calculator/calculator"
+	"github.com/mqrpc/mqrpc/internal/testservice"
 	"github.com/mqrpc/mqrpc/runtime"
 	"github.com/mqrpc/mqrpc/runtime/rocketmq"
 	"github.com/mqrpc/mqrpc/runtime/rocketmq/rocketmqtest"
@@ -274,5 +275,70 @@ func TestReplayUsageErrors(t *testing.T) {
 		if code, _, _ := mqrpc(t, args...); code != exitUsage {
 			t.Errorf("%q: exit %d, want %d", args, code, exitUsage)
 		}
+	}
+}
+
+// Each replayed one-way call is reported with its own new call id: one-way
+// calls are sent, not requested, and their ids were once taken from the
+// call replayed before them.
+func TestReplayNamesTheNewIDOfEachOneWayCall(t *testing.T) {
+	ns := rocketmqtest.NameServer(t)
+	topic := fmt.Sprintf("mqrpccli_replay_oneway_%d", time.Now().UnixNano())
+	tr, err := rocketmq.New(rocketmq.Config{NameServers: []string{ns}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := runtime.NewServer(tr, runtime.WithServiceTopic(testservice.ProbeServiceName, topic))
+	if err := testservice.RegisterProbe(srv, testservice.Server{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.GracefulStop(); _ = tr.Close() }()
+	c, err := runtime.NewClient(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	probe := testservice.NewProbeClient(c, runtime.WithTopic(topic), runtime.WithTimeout(10*time.Second))
+	ctx := context.Background()
+	since := time.Now().Add(-time.Second)
+	if _, err := probe.Echo(ctx, "first"); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"a", "b"} {
+		if err := probe.Note(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each request is stored when its call returns; whether the Echo reply
+	// is stored yet does not matter here.
+	until := time.Now()
+
+	code, out, errOut := mqrpc(t, "replay", "-namesrv", ns, "-topic", topic,
+		"-since", since.Format(time.RFC3339Nano), "-until", until.Format(time.RFC3339Nano))
+	if code != exitOK {
+		t.Fatalf("exit %d, stdout\n%s\nstderr %s", code, out, errOut)
+	}
+	seen := map[string]string{} // new id -> the call it replays
+	for line := range strings.Lines(out) {
+		_, ids, ok := strings.Cut(line, "  call ")
+		if !ok {
+			continue
+		}
+		ids, _, _ = strings.Cut(ids, "  args")
+		old, replay, ok := strings.Cut(ids, " -> ")
+		if !ok || replay == "" || replay == old {
+			t.Errorf("line names no new call id: %q", line)
+			continue
+		}
+		if prev, dup := seen[replay]; dup {
+			t.Errorf("new call id %s reported for %s and %s", replay, prev, old)
+		}
+		seen[replay] = old
+	}
+	if len(seen) != 3 {
+		t.Errorf("%d replayed calls with distinct new ids, want 3; stdout:\n%s", len(seen), out)
 	}
 }
