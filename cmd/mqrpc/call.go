@@ -130,39 +130,7 @@ func cmdList(ctx context.Context, e *env, args []string) int {
 	}
 	defer closeFn()
 
-	// Every topic is asked at once, each bounded by -timeout; a topic
-	// whose servers are all down simply does not answer.
-	type answer struct {
-		topic string
-		d     *runtime.Description
-		err   error
-	}
-	answers := make([]answer, len(topics))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 128)
-	for i, t := range topics {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			d, err := runtime.DescribeTopic(ctx, c, t, runtime.WithTimeout(*timeout))
-			answers[i] = answer{t, d, err}
-		})
-	}
-	wg.Wait()
-	var services []runtime.ServiceDescription
-	var silent []string
-	for _, a := range answers {
-		if a.err != nil {
-			silent = append(silent, a.topic)
-			continue
-		}
-		for _, s := range a.d.Services {
-			if s.Topic == a.topic {
-				services = append(services, s)
-			}
-		}
-	}
-	slices.SortFunc(services, func(a, b runtime.ServiceDescription) int { return strings.Compare(a.Name, b.Name) })
+	services, silent := describeTopics(ctx, c, topics, *timeout)
 	if e.output == "json" {
 		if silent == nil {
 			silent = []string{}
@@ -180,6 +148,75 @@ func cmdList(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "no answer within %v from %d other topic(s) with a server group (-v names them)\n", *timeout, len(silent))
 	}
 	return exitOK
+}
+
+// describeTopics asks the servers of every topic at once for their
+// description, each bounded by timeout, and returns the services they
+// serve, sorted by name, and the topics whose servers did not answer (all
+// of them may be down).
+func describeTopics(ctx context.Context, c *runtime.Client, topics []string, timeout time.Duration) (services []runtime.ServiceDescription, silent []string) {
+	type answer struct {
+		topic string
+		d     *runtime.Description
+		err   error
+	}
+	answers := make([]answer, len(topics))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 128)
+	for i, t := range topics {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			d, err := runtime.DescribeTopic(ctx, c, t, runtime.WithTimeout(timeout))
+			answers[i] = answer{t, d, err}
+		})
+	}
+	wg.Wait()
+	for _, a := range answers {
+		if a.err != nil {
+			silent = append(silent, a.topic)
+			continue
+		}
+		for _, s := range a.d.Services {
+			if s.Topic == a.topic {
+				services = append(services, s)
+			}
+		}
+	}
+	slices.SortFunc(services, func(a, b runtime.ServiceDescription) int { return strings.Compare(a.Name, b.Name) })
+	return services, silent
+}
+
+// unknownService returns an error when no server group consumes topic,
+// the request topic of service, naming the services that are served; a
+// request there would wait its whole deadline for nobody. It returns nil
+// when the topic has a server group or the cluster cannot tell.
+func unknownService(ctx context.Context, e *env, c *runtime.Client, service, topic string) error {
+	store, err := rocketmq.OpenStore(e.config())
+	if err != nil {
+		return nil // the call itself reports an unreachable cluster
+	}
+	topics, err := store.ServiceTopics(ctx)
+	_ = store.Close()
+	if err != nil || slices.Contains(topics, topic) {
+		return nil
+	}
+	if len(topics) == 0 {
+		return runtime.Errorf(runtime.NotFound, "no server serves %s (topic %s): no topic of the cluster has an mqrpc server group", service, topic)
+	}
+	services, silent := describeTopics(ctx, c, topics, time.Second)
+	var names []string
+	for _, s := range services {
+		names = append(names, s.Name)
+	}
+	known := strings.Join(names, ", ")
+	if len(silent) > 0 {
+		if known != "" {
+			known += "; "
+		}
+		known += "topics whose servers did not answer: " + strings.Join(silent, ", ")
+	}
+	return runtime.Errorf(runtime.NotFound, "no server serves %s (topic %s); served: %s", service, topic, known)
 }
 
 func cmdCall(ctx context.Context, e *env, args []string) int {
@@ -223,6 +260,11 @@ func cmdCall(ctx context.Context, e *env, args []string) int {
 
 	var svc *runtime.ServiceDescription
 	var desc *runtime.MethodDescription
+	if *topic == "" {
+		if err := unknownService(ctx, e, c, service, runtime.TopicFor(service)); err != nil {
+			return e.fail(statusExit(err), "%v", err)
+		}
+	}
 	if !*noDescribe {
 		d, err := runtime.Describe(ctx, c, service, opts...)
 		switch {

@@ -234,3 +234,24 @@ func TestCallRefusesBadArgumentsOfAGoMethod(t *testing.T) {
 		}
 	}
 }
+
+// A service name no server group answers to fails at once with NotFound,
+// naming the services that are served, instead of waiting out the
+// deadline on a topic nobody reads.
+func TestCallOfAnUnknownServiceFailsAtOnce(t *testing.T) {
+	ns := rocketmqtest.NameServer(t)
+	startCalculator(t, ns, calculator.Server{})
+	start := time.Now()
+	code, out, errOut := mqrpc(t, "call", "-namesrv", ns, "-timeout", "20s", "calculator.Calculatr/Add", "[1,2]")
+	took := time.Since(start)
+	if want := exitStatusBase + int(runtime.NotFound); code != want {
+		t.Fatalf("exit %d, want %d; stdout %s stderr %s", code, want, out, errOut)
+	}
+	if !strings.Contains(errOut, "no server serves calculator.Calculatr (topic calculator_Calculatr)") ||
+		!strings.Contains(errOut, "calculator.Calculator") {
+		t.Errorf("stderr does not name the service and those served: %s", errOut)
+	}
+	if took > 10*time.Second {
+		t.Errorf("took %v: the call waited for its deadline", took)
+	}
+}
