@@ -11,6 +11,7 @@ BROKER   := tools/rocketmq/broker.sh
 
 # The calculator server and client as two processes over the local broker.
 demo:
+	@tools/prereqs.sh demo
 	@tools/demo.sh
 
 # Every test, against a real broker (two, in one cluster) that is started
@@ -18,6 +19,7 @@ demo:
 # started here. The broker fault tests kill and restart the brokers, so they
 # run last, alone.
 test:
+	@tools/prereqs.sh test
 	@tools/with-broker.sh $(MAKE) --no-print-directory checkgenerate race bench-short faults
 
 faults:
