@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -334,7 +336,11 @@ func cmdCall(ctx context.Context, e *env, args []string) int {
 	latency := time.Since(start)
 	callID := capt.lastID()
 	if err == nil && !oneWay {
-		err = result.decode()
+		if err := result.decode(); err != nil {
+			// The call succeeded: this is the command's own failure, never
+			// to be reported as the server's status.
+			return e.fail(exitUndecodable, "%s answered ok (call id %s), but its reply cannot be shown: %v", full, callID, err)
+		}
 	}
 	if _, ok := result.(messageResult); ok && oneWay {
 		result = nil // no response message; a positional call still prints []
@@ -372,10 +378,36 @@ func (r *positionalResult) decode() error {
 	if len(r.body) == 0 {
 		return nil
 	}
-	if err := codec.Msgpack.Unmarshal(r.body, &r.results); err != nil {
-		return runtime.Errorf(runtime.Internal, "decode results: %v", err)
+	v, err := jsonargs.Decode(r.body)
+	if err != nil {
+		return fmt.Errorf("decode results: %w", err)
+	}
+	results, ok := v.([]any)
+	if !ok {
+		return fmt.Errorf("decode results: the reply body is a %T, not an array of results", v)
+	}
+	r.results = results
+	if r.desc != nil && len(r.desc.Results) == len(results) {
+		for i, f := range r.desc.Results {
+			results[i] = readable(results[i], f.Type)
+		}
 	}
 	return nil
+}
+
+// readable shows a result of type typ as a person reads it: a
+// time.Duration, which travels as nanoseconds, as "1m30s".
+func readable(v any, typ string) any {
+	if typ != "time.Duration" {
+		return v
+	}
+	switch rv := reflect.ValueOf(v); {
+	case rv.CanInt():
+		return time.Duration(rv.Int()).String()
+	case rv.CanUint() && rv.Uint() <= math.MaxInt64:
+		return time.Duration(rv.Uint()).String()
+	}
+	return v
 }
 
 func (r *positionalResult) text() string { return jsonargs.Marshal(nonNilList(r.results)) }

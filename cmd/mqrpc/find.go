@@ -70,7 +70,7 @@ func cmdFind(ctx context.Context, e *env, args []string) int {
 			key, errors.Join(unread...))
 	}
 	if req == nil {
-		return e.fail(exitFound, "no request with call id or key %q on %s between %s and %s",
+		return e.fail(exitNotFound, "no request with call id or key %q on %s between %s and %s",
 			key, where, from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
 	id := callID(req)
@@ -266,8 +266,8 @@ func decodeBody(b []byte, codecName string) any {
 	if codecName != "" && codecName != codec.Msgpack.Name() {
 		return map[string]any{"codec": codecName, "bytes": b}
 	}
-	var v any
-	if err := codec.Msgpack.Unmarshal(b, &v); err != nil {
+	v, err := jsonargs.Decode(b)
+	if err != nil {
 		return map[string]any{"undecodable": err.Error(), "bytes": b}
 	}
 	return jsonargs.JSON(v)

@@ -40,8 +40,9 @@ const (
 	exitOK            = 0
 	exitUsage         = 1
 	exitUnreachable   = 2
-	exitFound         = 3 // find: nothing found
+	exitNotFound      = 3 // find: nothing found
 	exitReplayDiffers = 4 // replay: a reply changed, or a replay failed
+	exitUndecodable   = 5 // call: the server answered OK with a reply the command cannot decode
 	exitStatusBase    = 10
 )
 
@@ -136,10 +137,12 @@ func exitName(code int) string {
 		return "usage"
 	case code == exitUnreachable:
 		return "unreachable"
-	case code == exitFound:
+	case code == exitNotFound:
 		return "not_found"
 	case code == exitReplayDiffers:
 		return "replay_differs"
+	case code == exitUndecodable:
+		return "undecodable_reply"
 	}
 	return "error"
 }

@@ -30,13 +30,20 @@ func TestMain(m *testing.M) {
 // own, until the test ends, and returns the topic.
 func startCalculator(t *testing.T, ns string, impl calculator.Calculator) string {
 	t.Helper()
+	return serveOn(t, ns, calculator.CalculatorServiceName, func(s *runtime.Server) error { return calculator.RegisterCalculator(s, impl) })
+}
+
+// serveOn serves the service that register adds on a topic of the test's
+// own, until the test ends, and returns the topic.
+func serveOn(t *testing.T, ns, service string, register func(*runtime.Server) error) string {
+	t.Helper()
 	topic := fmt.Sprintf("mqrpccli_%s_%d", strings.ReplaceAll(t.Name(), "/", "_"), time.Now().UnixNano())
 	tr, err := rocketmq.New(rocketmq.Config{NameServers: []string{ns}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := runtime.NewServer(tr, runtime.WithServiceTopic(calculator.CalculatorServiceName, topic))
-	if err := calculator.RegisterCalculator(srv, impl); err != nil {
+	srv := runtime.NewServer(tr, runtime.WithServiceTopic(service, topic))
+	if err := register(srv); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Start(); err != nil {
@@ -252,9 +259,9 @@ func TestFindShowsACallMadeSecondsEarlier(t *testing.T) {
 
 	code, out, _ = mqrpc(t, "find", "-namesrv", ns, "-topic", topic, "-since", "5m", "-o", "json", "no-such-call")
 	var e jsonError
-	if err := json.Unmarshal([]byte(out), &e); err != nil || code != exitFound || e.Error.Exit != exitFound || e.Error.Code != "not_found" ||
+	if err := json.Unmarshal([]byte(out), &e); err != nil || code != exitNotFound || e.Error.Exit != exitNotFound || e.Error.Code != "not_found" ||
 		!strings.Contains(e.Error.Message, `"no-such-call"`) {
-		t.Errorf("find of an unknown key: exit %d, stdout %s (%v); want exit %d and a JSON error", code, out, err, exitFound)
+		t.Errorf("find of an unknown key: exit %d, stdout %s (%v); want exit %d and a JSON error", code, out, err, exitNotFound)
 	}
 }
 
