@@ -63,7 +63,7 @@ Usage:
   mqrpc replay   [flags] -topic T -since D     re-send stored requests, compare replies
                  [-until T] [-to TOPIC] [-diff] [-qps N] [-dry-run] [-timeout D]
 
-Common flags (every command):
+Common flags (every command; before or after its name: mqrpc -o json list):
   -namesrv ADDR   name server(s), comma-separated (default $MQRPC_NAMESRV or 127.0.0.1:9876)
   -cluster NAME   broker cluster (default DefaultCluster)
   -access-key K   access key for a cluster with ACL (default $MQRPC_ACCESS_KEY);
@@ -76,7 +76,7 @@ Run 'mqrpc COMMAND -h' for the flags of a command.
 
 Exit codes: 0 ok; 1 usage or bad input; 2 cluster unreachable;
 3 find: not found; 4 replay: a reply changed or a replay failed;
-10+N a call failed with status N
+5 call: an OK reply the command cannot decode; 10+N a call failed with status N
 (13 invalid_argument, 14 deadline_exceeded, 22 unimplemented, 24 unavailable).
 `
 
@@ -87,6 +87,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func (e *env) run(ctx context.Context, args []string) int {
 	stderr := e.stderr
+	args, err := commonFlagsAfterCommand(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "mqrpc: %v\n\n%s", err, usage)
+		return exitUsage
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, usage)
 		if len(args) == 0 {
@@ -112,6 +117,43 @@ func (e *env) run(ctx context.Context, args []string) int {
 		e.printJSON(jsonError{Error: jsonErrorBody{Code: exitName(code), Exit: code, Message: e.failure(code)}})
 	}
 	return code
+}
+
+// commonFlags are the flags every command takes, with whether each takes
+// a value.
+var commonFlags = map[string]bool{"namesrv": true, "cluster": true, "access-key": true, "o": true}
+
+// commonFlagsAfterCommand moves common flags given before the command's
+// name (mqrpc -o json list) after it, where the command parses them. Any
+// other flag before the command is an error that says where it goes.
+func commonFlagsAfterCommand(args []string) ([]string, error) {
+	var moved []string
+	i := 0
+	for ; i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "-" && args[i] != "--"; i++ {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		switch takesValue, common := commonFlags[name]; {
+		case name == "h" || name == "help":
+			return args, nil // usage
+		case !common:
+			return nil, fmt.Errorf("flag %s goes after the command's name (mqrpc COMMAND %s ...); only -namesrv, -cluster, -access-key and -o may come before it", args[i], args[i])
+		case takesValue && !hasValue:
+			if i+1 == len(args) {
+				return nil, fmt.Errorf("flag %s needs a value", args[i])
+			}
+			moved = append(moved, args[i], args[i+1])
+			i++
+		default:
+			moved = append(moved, args[i])
+		}
+	}
+	if len(moved) == 0 {
+		return args, nil
+	}
+	if i == len(args) {
+		return nil, fmt.Errorf("no command after %s", strings.Join(moved, " "))
+	}
+	out := append([]string{args[i]}, moved...)
+	return append(out, args[i+1:]...), nil
 }
 
 // jsonError is what a command prints on stdout with -o json when it fails
