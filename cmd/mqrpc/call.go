@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -94,16 +95,23 @@ func methodLine(m *runtime.MethodDescription) string {
 		if m.Request == "" {
 			line = fmt.Sprintf("%s(%s) %s", m.Name, jsonargs.Signature(m.Params), res)
 		}
-		if m.OneWay {
-			line += "  [one-way]"
-		}
-		return line
+		return line + methodMarks(m)
 	}
 	line := fmt.Sprintf("%s(%s) %s", m.Name, jsonargs.Signature(m.Params), res)
+	return strings.TrimSpace(line) + methodMarks(m)
+}
+
+// methodMarks writes what the description says of a method beyond its
+// signature: "  [one-way]", "  [idempotent]".
+func methodMarks(m *runtime.MethodDescription) string {
+	s := ""
 	if m.OneWay {
-		line += "  [one-way]"
+		s += "  [one-way]"
 	}
-	return strings.TrimSpace(line)
+	if m.Idempotent {
+		s += "  [idempotent]"
+	}
+	return s
 }
 
 func cmdList(ctx context.Context, e *env, args []string) int {
@@ -248,8 +256,8 @@ func cmdCall(ctx context.Context, e *env, args []string) int {
 	raw := ""
 	if fs.NArg() == 2 {
 		raw = fs.Arg(1)
-		if !json.Valid([]byte(raw)) {
-			return e.usageErr("arguments must be a JSON array, as in '[2,3]', or for a .proto method a JSON object, as in '{\"a\":2}'")
+		if err := jsonSyntax(raw); err != nil {
+			return e.usageErr("arguments are not valid JSON: %v; give a JSON array, as in '[2,3]', or for a .proto method a JSON object, as in '{\"a\":2}'", err)
 		}
 	}
 	c, capt, closeFn, err := e.client()
@@ -395,6 +403,20 @@ func (r *positionalResult) decode() error {
 	return nil
 }
 
+// jsonSyntax says what is wrong with raw as JSON, and where.
+func jsonSyntax(raw string) error {
+	var v any
+	err := json.Unmarshal([]byte(raw), &v)
+	var se *json.SyntaxError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		return fmt.Errorf("%v (at byte %d of %d)", se, se.Offset, len(raw))
+	}
+	return err
+}
+
 // readable shows a result of type typ as a person reads it: a
 // time.Duration, which travels as nanoseconds, as "1m30s".
 func readable(v any, typ string) any {
@@ -410,7 +432,8 @@ func readable(v any, typ string) any {
 	return v
 }
 
-func (r *positionalResult) text() string { return jsonargs.Marshal(nonNilList(r.results)) }
+// text is the results as JSON, indented when they do not fit on a line.
+func (r *positionalResult) text() string { return jsonargs.Text(nonNilList(r.results), 80) }
 
 func (r *positionalResult) addJSON(out map[string]any) {
 	out["results"] = jsonargs.JSON(nonNilList(r.results))

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -36,7 +38,12 @@ func TestCallDecodesEveryKindOfResult(t *testing.T) {
 			if code != exitOK {
 				t.Fatalf("exit %d, stdout %q, stderr %s", code, out, errOut)
 			}
-			if !strings.Contains(out, c.want) {
+			// Long results are indented: compare them on one line.
+			var line bytes.Buffer
+			if err := json.Compact(&line, []byte(out)); err != nil {
+				t.Fatalf("stdout is not JSON: %v\n%s", err, out)
+			}
+			if !strings.Contains(line.String(), c.want) {
 				t.Errorf("stdout %q does not show %s", out, c.want)
 			}
 		})

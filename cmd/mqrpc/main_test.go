@@ -112,7 +112,8 @@ func TestCallConvertsArgumentsAndReportsStatus(t *testing.T) {
 			"invalid_argument: division of 7 by zero"},
 		{"wrong type", []string{"calculator.Calculator/Add", `[2,"x"]`}, exitUsage, "", "argument 2 (b): want an integer for int"},
 		{"wrong count", []string{"calculator.Calculator/Add", `[2]`}, exitUsage, "", "1 arguments given, the method takes 2 (a int, b int)"},
-		{"not JSON", []string{"calculator.Calculator/Add", `2,3`}, exitUsage, "", "must be a JSON array"},
+		{"not JSON", []string{"calculator.Calculator/Add", `2,3`}, exitUsage, "", "arguments are not valid JSON: invalid character ',' after top-level value (at byte 2 of 3)"},
+		{"truncated array", []string{"calculator.Calculator/Add", `[2,`}, exitUsage, "", "arguments are not valid JSON: unexpected end of JSON input"},
 		{"unknown method", []string{"calculator.Calculator/Pow", `[2,3]`}, exitStatusBase + int(runtime.Unimplemented), "", "has no method Pow"},
 	}
 	for _, tt := range tests {
