@@ -169,6 +169,8 @@ type MethodDescription struct {
 	Name       string `msgpack:"name" json:"name"`
 	FullMethod string `msgpack:"full_method" json:"full_method"`
 	OneWay     bool   `msgpack:"one_way,omitempty" json:"one_way,omitempty"`
+	// Idempotent methods are safe to repeat (MethodDesc.Idempotent).
+	Idempotent bool `msgpack:"idempotent,omitempty" json:"idempotent,omitempty"`
 	// Body is "positional" or "message" (BodyKind.String).
 	Body    string  `msgpack:"body" json:"body"`
 	Params  []Field `msgpack:"params" json:"params"`
@@ -259,6 +261,7 @@ func describeMethod(sd *ServiceDesc, m *MethodDesc) MethodDescription {
 		Name:       m.Name,
 		FullMethod: FullMethodName(sd.ServiceName, m.Name),
 		OneWay:     m.OneWay,
+		Idempotent: m.Idempotent,
 		Body:       m.Body.String(),
 		Params:     nonNil(m.Params),
 		Results:    nonNil(m.Results),

@@ -59,7 +59,7 @@ func TestServerAnswersDescribeWithEveryService(t *testing.T) {
 	d := srv.Description()
 	div := d.Service(calculator.CalculatorServiceName).Method("Div")
 	want := runtime.MethodDescription{
-		Name: "Div", FullMethod: calculator.Calculator_Div_FullMethodName, Body: "positional",
+		Name: "Div", FullMethod: calculator.Calculator_Div_FullMethodName, Idempotent: true, Body: "positional",
 		Params:  []runtime.Field{{Name: "a", Type: "int"}, {Name: "b", Type: "int"}},
 		Results: []runtime.Field{{Name: "quotient", Type: "int"}, {Name: "remainder", Type: "int"}},
 	}
@@ -67,8 +67,12 @@ func TestServerAnswersDescribeWithEveryService(t *testing.T) {
 		t.Errorf("Div: got %+v, want %+v", *div, want)
 	}
 	add := d.Service(calcv1.CalculatorServiceName).Method("Add")
-	if add.Body != "message" || add.Request != "calc.v1.AddRequest" || add.Response != "calc.v1.AddResponse" {
+	if add.Body != "message" || add.Request != "calc.v1.AddRequest" || add.Response != "calc.v1.AddResponse" || !add.Idempotent {
 		t.Errorf("proto Add: got %+v", *add)
+	}
+	// Record writes: its idempotency_level is unset.
+	if rec := d.Service(calcv1.CalculatorServiceName).Method("Record"); rec == nil || rec.Idempotent || !rec.OneWay {
+		t.Errorf("proto Record: got %+v, want one-way and not idempotent", rec)
 	}
 	if d.Service(calcv1.CalculatorServiceName).Method(runtime.DescribeMethod) != nil {
 		t.Error("the description lists the describe method itself")

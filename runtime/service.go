@@ -25,6 +25,11 @@ type MethodDesc struct {
 	Name string
 	// OneWay methods take no reply: the server never answers them.
 	OneWay bool
+	// Idempotent methods are safe to repeat with the same arguments (a Go
+	// method's mqrpc:idempotent doc line, a .proto method's
+	// idempotency_level); the description says so, and mqrpc replay
+	// re-sends only these unless told otherwise.
+	Idempotent bool
 	// NewArgs returns a pointer to a fresh value to decode arguments into.
 	NewArgs func() any
 	// Call invokes the method on impl with decoded args and returns the

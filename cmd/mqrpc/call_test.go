@@ -190,8 +190,8 @@ func TestDescribeShowsAProtoService(t *testing.T) {
 		t.Fatalf("exit %d, stderr %s", code, errOut)
 	}
 	want := "calc.v1.Calculator (topic " + topic + ")\n" +
-		"  Add(calc.v1.AddRequest) *calc.v1.AddResponse\n" +
-		"  Div(calc.v1.DivRequest) *calc.v1.DivResponse\n" +
+		"  Add(calc.v1.AddRequest) *calc.v1.AddResponse  [idempotent]\n" +
+		"  Div(calc.v1.DivRequest) *calc.v1.DivResponse  [idempotent]\n" +
 		"  Record(calc.v1.RecordRequest) *google.protobuf.Empty  [one-way]\n"
 	if out != want {
 		t.Errorf("got\n%s\nwant\n%s", out, want)

@@ -60,8 +60,10 @@ Usage:
   mqrpc describe [flags] SERVICE[/METHOD]      methods, parameters and results
   mqrpc call     [flags] SERVICE/METHOD [ARGS] call a method; ARGS is a JSON array
   mqrpc find     [flags] CALL_ID|KEY           a stored request and its reply
-  mqrpc replay   [flags] -topic T -since D     re-send stored requests, compare replies
-                 [-until T] [-to TOPIC] [-diff] [-qps N] [-dry-run] [-timeout D]
+  mqrpc replay   [flags] -topic T -since D     re-send stored calls, compare replies;
+                 [-until T] [-to TOPIC]        only of idempotent methods unless -unsafe
+                 [-method M] [-key K] [-status S] [-unsafe]
+                 [-diff] [-qps N] [-dry-run] [-timeout D]
 
 Common flags (every command; before or after its name: mqrpc -o json list):
   -namesrv ADDR   name server(s), comma-separated (default $MQRPC_NAMESRV or 127.0.0.1:9876)

@@ -70,11 +70,11 @@ func TestDescribeShowsTheCalculatorsMethods(t *testing.T) {
 		t.Fatalf("exit %d, stderr %s", code, errOut)
 	}
 	want := "calculator.Calculator (topic " + topic + ")\n" +
-		"  Add(a int, b int) int\n" +
-		"  Sub(a int, b int) int\n" +
-		"  Mul(a int, b int) int\n" +
-		"  Div(a int, b int) (quotient int, remainder int)\n" +
-		"  Stats(s calculator.Series) calculator.Summary\n"
+		"  Add(a int, b int) int  [idempotent]\n" +
+		"  Sub(a int, b int) int  [idempotent]\n" +
+		"  Mul(a int, b int) int  [idempotent]\n" +
+		"  Div(a int, b int) (quotient int, remainder int)  [idempotent]\n" +
+		"  Stats(s calculator.Series) calculator.Summary  [idempotent]\n"
 	if out != want {
 		t.Errorf("got\n%s\nwant\n%s", out, want)
 	}
@@ -87,7 +87,7 @@ func TestDescribeShowsTheCalculatorsMethods(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &svc); err != nil {
 		t.Fatalf("json: %v\n%s", err, out)
 	}
-	if len(svc.Methods) != 1 || svc.Methods[0].Results[1].Name != "remainder" {
+	if len(svc.Methods) != 1 || svc.Methods[0].Results[1].Name != "remainder" || !svc.Methods[0].Idempotent {
 		t.Errorf("json: got %+v", svc)
 	}
 }

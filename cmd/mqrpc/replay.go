@@ -25,21 +25,33 @@ const (
 	outcomeNoReply = "no stored reply"
 	outcomeFailed  = "replay failed"
 	outcomeDryRun  = "would send"
+	// Calls of methods not marked idempotent, without -unsafe.
+	outcomeSkipped = "skipped"
+	outcomeDrySkip = "would skip"
 )
+
+// maxDiffLines bounds the changes -diff prints for one call; -o json
+// lists them all.
+const maxDiffLines = 20
 
 // maxQPS bounds -qps: one call at a time cannot usefully go faster.
 const maxQPS = 10000
 
 func cmdReplay(ctx context.Context, e *env, args []string) int {
-	fs := e.flags("[flags] -topic T | -service S  -since DUR|TIME")
+	fs := e.flags("[flags] -topic T | -service S  -since DUR|TIME  [-method M] [-key K] [-status S] [-unsafe]")
 	topic := fs.String("topic", "", "request `topic` whose stored requests to replay")
 	service := fs.String("service", "", "`service` whose request topic to replay")
 	since := fs.String("since", "", "replay requests stored after this `time` (RFC 3339, or a duration before now); required")
 	until := fs.String("until", "now", "replay requests stored before this `time`")
 	to := fs.String("to", "", "send the replays to this `topic` (default: the request topic)")
-	diff := fs.Bool("diff", false, "show stored and replayed results of changed calls")
+	diff := fs.Bool("diff", false, "show what changed in the replies of changed calls, value by value")
+	var filter replayFilter
+	fs.StringVar(&filter.method, "method", "", "replay only calls of this `method`: Add, calculator.Calculator/Add or /calculator.Calculator/Add")
+	fs.StringVar(&filter.key, "key", "", "replay only calls with this `key`: a business key among the request's keys, or the call id")
+	status := fs.String("status", "", "replay only calls whose stored reply has this `status`: ok, invalid_argument, ... or none (no stored reply)")
+	unsafe := fs.Bool("unsafe", false, "also replay calls of methods the server does not mark idempotent: they run again, writes included")
 	qps := fs.Float64("qps", 100, fmt.Sprintf("send at most `N` replays a second (0 < N <= %d)", maxQPS))
-	dryRun := fs.Bool("dry-run", false, "list the calls that would be replayed; send nothing")
+	dryRun := fs.Bool("dry-run", false, "list the calls that would be replayed and those that would be skipped; send nothing")
 	timeout := fs.Duration("timeout", 10*time.Second, "deadline of each replayed call")
 	if code, ok := e.parse(args); !ok {
 		return code
@@ -53,6 +65,13 @@ func cmdReplay(ctx context.Context, e *env, args []string) int {
 	}
 	if *timeout <= 0 {
 		return e.usageErr("-timeout must be positive")
+	}
+	if *status != "" {
+		st, err := parseStatus(*status)
+		if err != nil {
+			return e.usageErr("-status: %v", err)
+		}
+		filter.status = st
 	}
 	if *topic == "" {
 		*topic = runtime.TopicFor(*service)
@@ -83,18 +102,34 @@ func cmdReplay(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "mqrpc replay: skipped %d stored message(s) that are not mqrpc calls or are describe calls\n", skipped)
 	}
 
-	calls := make([]*replayed, len(reqs))
-	for i, r := range reqs {
-		calls[i] = newReplayed(r, *service)
+	var calls []*replayed
+	for _, r := range reqs {
+		if rc := newReplayed(r, *service); filter.matchRequest(rc) {
+			calls = append(calls, rc)
+		}
 	}
-	if *dryRun {
-		return e.reportReplay(calls, true, *diff)
+	// The stored replies are read once for the whole window, when
+	// replay compares with them or -status selects by them.
+	if len(calls) > 0 && (!*dryRun || filter.status != "") {
+		selected := make([]*rocketmq.StoredMessage, len(calls))
+		for i, rc := range calls {
+			selected[i] = rc.req
+		}
+		stored, err := storedReplies(ctx, store, selected, now)
+		if err != nil {
+			return e.fail(exitUnreachable, "%v", err)
+		}
+		calls = slices.DeleteFunc(calls, func(rc *replayed) bool {
+			if rc.stored = stored[rc.CallID]; rc.stored != nil {
+				rc.Stored = viewOf(&rc.stored.Message)
+			}
+			return !filter.matchStatus(rc)
+		})
+	}
+	if filter.any() {
+		fmt.Fprintf(e.stderr, "mqrpc replay: %d of %d stored calls match the filters\n", len(calls), len(reqs))
 	}
 
-	stored, err := storedReplies(ctx, store, reqs, now)
-	if err != nil {
-		return e.fail(exitUnreachable, "%v", err)
-	}
 	tr, err := rocketmq.New(e.config())
 	if err != nil {
 		return e.fail(exitUnreachable, "%v", err)
@@ -108,20 +143,46 @@ func cmdReplay(ctx context.Context, e *env, args []string) int {
 	}
 	defer c.Close()
 
+	// Only methods the servers that get the replays mark idempotent are
+	// safe to send again; the rest need -unsafe.
+	var methods *replayMethods
+	if len(calls) > 0 {
+		methods = describeReplayTopic(ctx, store, c, capt, tap, *to, *timeout)
+		if methods.err != nil {
+			then := "no method is known to be idempotent, so only -unsafe replays calls"
+			if *unsafe {
+				then = "-unsafe replays every call"
+			}
+			fmt.Fprintf(e.stderr, "mqrpc replay: no server on topic %s described its methods (%v): %s\n", *to, methods.err, then)
+		}
+	}
+	var send []*replayed
+	for _, rc := range calls {
+		rc.svc, rc.desc = methods.method(rc.Method)
+		if reason := methods.skipReason(rc); reason != "" && !*unsafe {
+			rc.Outcome, rc.SkipReason = outcomeSkipped, reason
+			continue
+		}
+		send = append(send, rc)
+	}
+	if *dryRun {
+		return e.reportReplay(calls, methods, true, *diff)
+	}
+
 	pace := newPacer(e.clock, *qps)
-	prog := newProgress(e, len(calls))
-	for i, rc := range calls {
+	prog := newProgress(e, len(send))
+	for i, rc := range send {
 		if err := pace.wait(ctx); err != nil || ctx.Err() != nil {
 			prog.interrupt()
-			fmt.Fprintf(e.stderr, "mqrpc replay: interrupted after %d of %d calls\n", i, len(calls))
-			calls = calls[:i]
+			fmt.Fprintf(e.stderr, "mqrpc replay: interrupted after %d of %d calls\n", i, len(send))
+			// The calls not sent are left out of the report.
+			calls = slices.DeleteFunc(calls, func(rc *replayed) bool { return rc.Outcome == "" })
 			break
 		}
-		rc.stored = stored[rc.CallID]
 		rc.replay(ctx, c, capt, tap, *to, *timeout)
 		prog.done(i + 1)
 	}
-	return e.reportReplay(calls, false, *diff)
+	return e.reportReplay(calls, methods, false, *diff)
 }
 
 // storedRequests returns the mqrpc requests stored on topic in [from, to],
@@ -209,12 +270,20 @@ type replayed struct {
 	Args     any               `json:"args"`
 	OneWay   bool              `json:"one_way,omitempty"`
 	Outcome  string            `json:"outcome"`
-	Error    string            `json:"error,omitempty"`
-	Stored   *replyView        `json:"stored_reply,omitempty"`
-	Replay   *replyView        `json:"replay_reply,omitempty"`
+	// SkipReason says why a call was not replayed without -unsafe.
+	SkipReason string     `json:"skip_reason,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	Stored     *replyView `json:"stored_reply,omitempty"`
+	Replay     *replyView `json:"replay_reply,omitempty"`
+	// Changes are what -diff found changed in the reply.
+	Changes []change `json:"changes,omitempty"`
 
 	req    *rocketmq.StoredMessage
 	stored *rocketmq.StoredMessage
+	// svc and desc describe the call's method, as the servers on the
+	// replay topic do; nil when they did not.
+	svc  *runtime.ServiceDescription
+	desc *runtime.MethodDescription
 }
 
 // replyView is a reply as replay compares it: status code and message,
@@ -225,6 +294,7 @@ type replyView struct {
 	Message string `json:"message,omitempty"`
 	Results any    `json:"results,omitempty"`
 	body    []byte
+	codec   string
 }
 
 func newReplayed(req *rocketmq.StoredMessage, service string) *replayed {
@@ -247,7 +317,7 @@ func newReplayed(req *rocketmq.StoredMessage, service string) *replayed {
 }
 
 func viewOf(m *runtime.Message) *replyView {
-	v := &replyView{Status: runtime.OK.String(), body: m.Body}
+	v := &replyView{Status: runtime.OK.String(), body: m.Body, codec: m.Properties[runtime.PropCodec]}
 	if s, ok := m.Properties[runtime.PropStatus]; ok && s != "0" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
@@ -276,9 +346,6 @@ func (v *replyView) String() string {
 // replay sends the stored request again, unchanged but for a fresh call id
 // and deadline, and compares the reply with the stored one.
 func (r *replayed) replay(ctx context.Context, c *runtime.Client, capt *capture, tap *replyTap, to string, timeout time.Duration) {
-	if r.stored != nil {
-		r.Stored = viewOf(&r.stored.Message)
-	}
 	if r.Method == "" {
 		r.Outcome, r.Error = outcomeFailed, "the request has no mqrpc-method; give -service to name its service"
 		return
@@ -519,21 +586,35 @@ func roundDuration(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
-// replaySummary counts the outcomes.
+// replaySummary counts the outcomes. Replayed counts the calls sent (or,
+// in a dry run, that would be); Skipped those not sent because their
+// methods are not marked idempotent.
 type replaySummary struct {
 	Replayed int  `json:"replayed"`
 	Same     int  `json:"same"`
 	Changed  int  `json:"changed"`
 	NoReply  int  `json:"without_stored_reply"`
 	Failed   int  `json:"failed"`
+	Skipped  int  `json:"skipped_not_idempotent"`
 	DryRun   bool `json:"dry_run,omitempty"`
 }
 
-func (e *env) reportReplay(calls []*replayed, dryRun, diff bool) int {
-	s := replaySummary{Replayed: len(calls), DryRun: dryRun}
+func (e *env) reportReplay(calls []*replayed, methods *replayMethods, dryRun, diff bool) int {
+	s := replaySummary{DryRun: dryRun}
 	for _, c := range calls {
-		if dryRun {
+		switch {
+		case dryRun && c.Outcome == outcomeSkipped:
+			c.Outcome = outcomeDrySkip
+		case dryRun:
 			c.Outcome = outcomeDryRun
+		}
+		if c.Outcome == outcomeSkipped || c.Outcome == outcomeDrySkip {
+			s.Skipped++
+		} else {
+			s.Replayed++
+		}
+		if diff && c.Outcome == outcomeChanged {
+			c.Changes = replyChanges(c)
 		}
 		switch c.Outcome {
 		case outcomeSame:
@@ -572,6 +653,12 @@ func (e *env) reportReplay(calls []*replayed, dryRun, diff bool) int {
 			fmt.Fprintf(w, "    error   %s\n", c.Error)
 		}
 		if diff && c.Outcome == outcomeChanged {
+			if len(c.Changes) > 0 {
+				printChanges(e, c.Changes, maxDiffLines)
+				continue
+			}
+			// Nothing differs once decoded: show both whole, and
+			// that their bytes differ.
 			fmt.Fprintf(w, "    stored  %s\n", c.Stored)
 			fmt.Fprintf(w, "    replay  %s\n", c.Replay)
 			if c.Stored.Code == c.Replay.Code && c.Stored.Message == c.Replay.Message &&
@@ -580,11 +667,15 @@ func (e *env) reportReplay(calls []*replayed, dryRun, diff bool) int {
 			}
 		}
 	}
+	skipped := ""
+	if s.Skipped > 0 {
+		skipped = "; " + skippedSummary(calls, methods, dryRun)
+	}
 	if dryRun {
-		fmt.Fprintf(w, "would replay %d calls (dry run: nothing sent)\n", len(calls))
+		fmt.Fprintf(w, "would replay %d calls%s (dry run: nothing sent)\n", s.Replayed, skipped)
 		return exitOK
 	}
-	fmt.Fprintf(w, "replayed %d calls: %d same, %d changed, %d without a stored reply, %d failed\n",
-		s.Replayed, s.Same, s.Changed, s.NoReply, s.Failed)
+	fmt.Fprintf(w, "replayed %d calls: %d same, %d changed, %d without a stored reply, %d failed%s\n",
+		s.Replayed, s.Same, s.Changed, s.NoReply, s.Failed, skipped)
 	return code
 }

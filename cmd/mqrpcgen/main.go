@@ -46,6 +46,9 @@ types of those, from any package. Channels, funcs, interfaces, complex
 numbers, unsafe.Pointer and variadic parameters are refused. A method whose
 doc comment has the line "mqrpc:oneway" and that returns only error is
 one-way: the call returns once the request is queued, and no reply comes.
+A method whose doc comment has the line "mqrpc:idempotent" is safe to
+repeat: the server's description says so, and mqrpc replay re-sends its
+stored calls without being told to.
 
 On a refused interface mqrpcgen writes nothing, prints file:line: reason for
 each problem and exits with status 1.

@@ -498,9 +498,7 @@ func methodDesc(n *names, mn *methodNames) jen.Code {
 		)
 	}
 	fields := []jen.Code{jen.Id("Name").Op(":").Lit(m.WireMethodName())}
-	if m.OneWay {
-		fields = append(fields, jen.Id("OneWay").Op(":").True())
-	}
+	fields = append(fields, flagFields(m)...)
 	fields = append(fields, schemaFields(m)...)
 	fields = append(fields,
 		jen.Id("NewArgs").Op(":").Func().Params().Add(n.spell.anyType()).Block(jen.Return(n.spell.newValue(jen.Id(mn.args)))),
@@ -511,6 +509,18 @@ func methodDesc(n *names, mn *methodNames) jen.Code {
 		).Params(n.spell.anyType(), jen.Error()).Block(body...),
 	)
 	return lines(fields...)
+}
+
+// flagFields are the MethodDesc fields of m's flags that are set.
+func flagFields(m *model.Method) []jen.Code {
+	var fields []jen.Code
+	if m.OneWay {
+		fields = append(fields, jen.Id("OneWay").Op(":").True())
+	}
+	if m.Idempotent {
+		fields = append(fields, jen.Id("Idempotent").Op(":").True())
+	}
+	return fields
 }
 
 // messageMethodDesc is the MethodDesc of a method whose request and
@@ -529,9 +539,7 @@ func messageMethodDesc(n *names, mn *methodNames) jen.Code {
 		body = []jen.Code{jen.Return(invoke)}
 	}
 	fields := []jen.Code{jen.Id("Name").Op(":").Lit(m.WireMethodName())}
-	if m.OneWay {
-		fields = append(fields, jen.Id("OneWay").Op(":").True())
-	}
+	fields = append(fields, flagFields(m)...)
 	fields = append(fields, schemaFields(m)...)
 	fields = append(fields,
 		jen.Id("NewArgs").Op(":").Func().Params().Add(n.spell.anyType()).Block(jen.Return(n.spell.newValue(req))),

@@ -111,7 +111,7 @@ func kitchenFile() *model.File {
 	f.Services[0].Methods = []*model.Method{
 		{Name: "Add", Body: model.Message, Params: []model.Param{{Name: "req", Type: msg("AddRequest")}}, Results: []model.Param{{Type: msg("AddResponse")}}},
 		{Name: "Log", Body: model.Message, OneWay: true, Params: []model.Param{{Name: "new", Type: msg("LogRequest")}}, Results: []model.Param{{Type: msg("LogResponse")}}},
-		{Name: "Sum", Params: []model.Param{
+		{Name: "Sum", Idempotent: true, Params: []model.Param{
 			{Name: "xs", Type: &model.Type{Kind: model.Slice, Elem: basic("int")}},
 			{Name: "m", Type: &model.Type{Kind: model.Map, Key: basic("string"), Elem: basic("float64")}},
 			{Name: "p", Type: &model.Type{Kind: model.Struct, Fields: []model.Field{{Name: "N", Type: basic("uint8")}}}},

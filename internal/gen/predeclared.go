@@ -78,8 +78,8 @@ func predeclaredUses(svc *model.Service) []string {
 		}
 	}
 	for _, m := range svc.Methods {
-		if m.OneWay {
-			add("true") // MethodDesc.OneWay
+		if m.OneWay || m.Idempotent {
+			add("true") // MethodDesc.OneWay, MethodDesc.Idempotent
 		}
 		for _, p := range m.Params {
 			walk(p.Type)

@@ -10,9 +10,20 @@ import (
 	"golang.org/x/tools/go/packages"
 )
 
-// oneWayDirective is the doc comment line that makes an error-only method
-// fire-and-forget.
-const oneWayDirective = "mqrpc:oneway"
+// Doc comment lines that direct the generator. Written "//mqrpc:oneway",
+// go/ast treats them as directives and leaves them out of the doc text
+// that is carried over into generated code.
+const (
+	// oneWayDirective makes an error-only method fire-and-forget.
+	oneWayDirective = "mqrpc:oneway"
+	// idempotentDirective marks a method safe to repeat (replay).
+	idempotentDirective = "mqrpc:idempotent"
+)
+
+// methodDirectives are the directives found in a method's doc comment.
+type methodDirectives struct {
+	oneWay, idempotent bool
+}
 
 // docIndex finds the doc comments of types and interface methods. Methods
 // of embedded interfaces from other packages are declared in files that
@@ -75,13 +86,13 @@ func (d *docIndex) typeDoc(p token.Pos) string {
 	return ""
 }
 
-// methodDoc returns the doc comment of the interface method fn and whether
-// it carries the one-way directive.
-func (d *docIndex) methodDoc(fn *types.Func) (string, bool) {
+// methodDoc returns the doc comment of the interface method fn and the
+// directives it carries.
+func (d *docIndex) methodDoc(fn *types.Func) (string, methodDirectives) {
 	pos := d.fset.Position(fn.Pos())
 	f, fset := d.file(pos)
 	if f == nil {
-		return "", false
+		return "", methodDirectives{}
 	}
 	var doc *ast.CommentGroup
 	ast.Inspect(f, func(n ast.Node) bool {
@@ -98,14 +109,14 @@ func (d *docIndex) methodDoc(fn *types.Func) (string, bool) {
 		}
 		return true
 	})
-	return doc.Text(), hasDirective(doc)
+	return doc.Text(), methodDirectives{oneWay: hasDirective(doc, oneWayDirective), idempotent: hasDirective(doc, idempotentDirective)}
 }
 
 func samePlace(a, b token.Position) bool { return a.Line == b.Line && a.Column == b.Column }
 
 // hasDirective reports whether a line of the comment is exactly the
-// one-way directive, written as "//mqrpc:oneway" or "// mqrpc:oneway".
-func hasDirective(cg *ast.CommentGroup) bool {
+// directive, written as "//mqrpc:oneway" or "// mqrpc:oneway".
+func hasDirective(cg *ast.CommentGroup, directive string) bool {
 	if cg == nil {
 		return false
 	}
@@ -117,7 +128,7 @@ func hasDirective(cg *ast.CommentGroup) bool {
 			text = strings.TrimSuffix(strings.TrimPrefix(text, "/*"), "*/")
 		}
 		for line := range strings.SplitSeq(text, "\n") {
-			if strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "*")) == oneWayDirective {
+			if strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "*")) == directive {
 				return true
 			}
 		}

@@ -256,8 +256,8 @@ func (l *loader) method(fn *types.Func) (*model.Method, *model.Error) {
 	if !fn.Exported() {
 		return refuse("unexported methods cannot be served or called from another package; export it or leave it out of the service")
 	}
-	doc, oneway := l.docs.methodDoc(fn)
-	m.Doc, m.OneWay = doc, oneway
+	doc, directives := l.docs.methodDoc(fn)
+	m.Doc, m.OneWay, m.Idempotent = doc, directives.oneWay, directives.idempotent
 
 	sig := fn.Signature()
 	params, results := sig.Params(), sig.Results()

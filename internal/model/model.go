@@ -64,6 +64,12 @@ type Method struct {
 	Results []Param
 	// OneWay methods have no results and get no reply.
 	OneWay bool
+	// Idempotent methods are safe to repeat: calling one again with the
+	// same arguments changes nothing the first call did not (a Go
+	// method's mqrpc:idempotent doc line, a .proto method's
+	// idempotency_level NO_SIDE_EFFECTS or IDEMPOTENT). Tools such as
+	// mqrpc replay re-send only these unless told otherwise.
+	Idempotent bool
 	// Body says how Params and Results travel in message bodies.
 	Body Body
 }

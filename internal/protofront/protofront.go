@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/mqrpc/mqrpc/internal/model"
 )
@@ -78,13 +79,14 @@ func method(plugin *protogen.Plugin, f *protogen.File, s *protogen.Service, m *p
 		return nil, refuse("server streaming is not supported; mqrpc carries one request and one reply per call")
 	}
 	out := &model.Method{
-		Name:    m.GoName,
-		Doc:     docText(m.Comments.Leading),
-		Pos:     pos(f, m.Desc),
-		Params:  []model.Param{{Name: "req", Type: messageType(plugin, m.Input)}},
-		Results: []model.Param{{Type: messageType(plugin, m.Output)}},
-		OneWay:  hasDirective(m.Comments.Leading),
-		Body:    model.Message,
+		Name:       m.GoName,
+		Doc:        docText(m.Comments.Leading),
+		Pos:        pos(f, m.Desc),
+		Params:     []model.Param{{Name: "req", Type: messageType(plugin, m.Input)}},
+		Results:    []model.Param{{Type: messageType(plugin, m.Output)}},
+		OneWay:     hasDirective(m.Comments.Leading),
+		Idempotent: idempotent(m.Desc),
+		Body:       model.Message,
 	}
 	if name := string(m.Desc.Name()); name != m.GoName {
 		out.WireName = name
@@ -194,6 +196,21 @@ func docText(c protogen.Comments) string {
 		return ""
 	}
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// idempotent reports whether the method's idempotency_level option says
+// it is safe to repeat: NO_SIDE_EFFECTS (a read) or IDEMPOTENT, as gRPC
+// reads the option too.
+func idempotent(m protoreflect.MethodDescriptor) bool {
+	opts, ok := m.Options().(*descriptorpb.MethodOptions)
+	if !ok || opts == nil {
+		return false
+	}
+	switch opts.GetIdempotencyLevel() {
+	case descriptorpb.MethodOptions_NO_SIDE_EFFECTS, descriptorpb.MethodOptions_IDEMPOTENT:
+		return true
+	}
+	return false
 }
 
 // hasDirective reports whether a line of the comment is the one-way

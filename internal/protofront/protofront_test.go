@@ -2,6 +2,7 @@ package protofront_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,6 +95,12 @@ func TestBothFrontEndsDescribeTheSameCalculator(t *testing.T) {
 		if m.Body != model.Message {
 			t.Errorf("method %s: body %v, want Message", m.Name, m.Body)
 		}
+		// Equal models must not be equal for want of the flag: every
+		// method is marked, by a doc line on one side and by
+		// idempotency_level on the other.
+		if !m.Idempotent {
+			t.Errorf("method %s is not idempotent, want it marked on both sides", m.Name)
+		}
 	}
 }
 
@@ -148,8 +155,9 @@ func TestPositionalGoCalculatorSharesOnlyNamesWithTheProto(t *testing.T) {
 	}
 	for i, gm := range g.Methods {
 		pm := p.Methods[i]
-		if gm.Name != pm.Name || gm.WireMethodName() != pm.WireMethodName() || gm.Doc != pm.Doc || gm.OneWay != pm.OneWay {
-			t.Errorf("method %d differs:\n go    %q %q %q %v\n proto %q %q %q %v", i, gm.Name, gm.WireMethodName(), gm.Doc, gm.OneWay, pm.Name, pm.WireMethodName(), pm.Doc, pm.OneWay)
+		if gm.Name != pm.Name || gm.WireMethodName() != pm.WireMethodName() || gm.Doc != pm.Doc || gm.OneWay != pm.OneWay || gm.Idempotent != pm.Idempotent {
+			t.Errorf("method %d differs:\n go    %q %q %q %v %v\n proto %q %q %q %v %v", i, gm.Name, gm.WireMethodName(), gm.Doc, gm.OneWay, gm.Idempotent,
+				pm.Name, pm.WireMethodName(), pm.Doc, pm.OneWay, pm.Idempotent)
 		}
 		if runtime.FullMethodName(g.FullName, gm.WireMethodName()) != runtime.FullMethodName(p.FullName, pm.WireMethodName()) {
 			t.Errorf("method %s: full method names differ", gm.Name)
@@ -216,6 +224,50 @@ func TestCommentsAndOneWayFromSourceInfo(t *testing.T) {
 	_, err = load(".n.v1.Note")
 	if want := "n/note.proto:7: service n.v1.Notes: method post_note: is marked mqrpc:oneway but returns n.v1.Note; a one-way call gets no reply, so it must return google.protobuf.Empty"; err == nil || err.Error() != want {
 		t.Errorf("got %v, want %q", err, want)
+	}
+}
+
+// A method is safe to repeat when its idempotency_level says it has no
+// side effects or is idempotent; unset or unknown is not.
+func TestIdempotencyLevelMarksMethodsSafeToRepeat(t *testing.T) {
+	levels := []*descriptorpb.MethodOptions_IdempotencyLevel{
+		nil,
+		descriptorpb.MethodOptions_IDEMPOTENCY_UNKNOWN.Enum(),
+		descriptorpb.MethodOptions_NO_SIDE_EFFECTS.Enum(),
+		descriptorpb.MethodOptions_IDEMPOTENT.Enum(),
+	}
+	var methods []*descriptorpb.MethodDescriptorProto
+	for i, level := range levels {
+		m := &descriptorpb.MethodDescriptorProto{Name: proto.String(fmt.Sprintf("M%d", i)), InputType: proto.String(".n.v1.Note"), OutputType: proto.String(".n.v1.Note")}
+		if level != nil {
+			m.Options = &descriptorpb.MethodOptions{IdempotencyLevel: level}
+		}
+		methods = append(methods, m)
+	}
+	plugin, err := protogen.Options{}.New(&pluginpb.CodeGeneratorRequest{
+		FileToGenerate: []string{"n/note.proto"},
+		ProtoFile: []*descriptorpb.FileDescriptorProto{{
+			Name:        proto.String("n/note.proto"),
+			Package:     proto.String("n.v1"),
+			Syntax:      proto.String("proto3"),
+			Options:     &descriptorpb.FileOptions{GoPackage: proto.String("example.com/n;npb")},
+			MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Note")}},
+			Service:     []*descriptorpb.ServiceDescriptorProto{{Name: proto.String("Notes"), Method: methods}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := protofront.File(plugin, plugin.FilesByPath["n/note.proto"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []bool
+	for _, m := range f.Services[0].Methods {
+		got = append(got, m.Idempotent)
+	}
+	if want := []bool{false, false, true, true}; !reflect.DeepEqual(got, want) {
+		t.Errorf("idempotent %v for levels unset, IDEMPOTENCY_UNKNOWN, NO_SIDE_EFFECTS, IDEMPOTENT; want %v", got, want)
 	}
 }
 

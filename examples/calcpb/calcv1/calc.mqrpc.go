@@ -92,10 +92,11 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 	HandlerType: (*Calculator)(nil),
 	Methods: []runtime.MethodDesc{
 		{
-			Name:    "Add",
-			Body:    runtime.BodyMessage,
-			Params:  []runtime.Field{{Name: "req", Type: "*calcv1.AddRequest"}},
-			Results: []runtime.Field{{Type: "*calcv1.AddResponse"}},
+			Name:       "Add",
+			Idempotent: true,
+			Body:       runtime.BodyMessage,
+			Params:     []runtime.Field{{Name: "req", Type: "*calcv1.AddRequest"}},
+			Results:    []runtime.Field{{Type: "*calcv1.AddResponse"}},
 			NewArgs: func() any {
 				return new(AddRequest)
 			},
@@ -104,10 +105,11 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name:    "Div",
-			Body:    runtime.BodyMessage,
-			Params:  []runtime.Field{{Name: "req", Type: "*calcv1.DivRequest"}},
-			Results: []runtime.Field{{Type: "*calcv1.DivResponse"}},
+			Name:       "Div",
+			Idempotent: true,
+			Body:       runtime.BodyMessage,
+			Params:     []runtime.Field{{Name: "req", Type: "*calcv1.DivRequest"}},
+			Results:    []runtime.Field{{Type: "*calcv1.DivResponse"}},
 			NewArgs: func() any {
 				return new(DivRequest)
 			},

@@ -287,11 +287,11 @@ const file_calcv1_calc_proto_rawDesc = "" +
 	"\bquotient\x18\x01 \x01(\x03R\bquotient\x12\x1c\n" +
 	"\tremainder\x18\x02 \x01(\x03R\tremainder\"#\n" +
 	"\rRecordRequest\x12\x12\n" +
-	"\x04note\x18\x01 \x01(\tR\x04note2\xaa\x01\n" +
+	"\x04note\x18\x01 \x01(\tR\x04note2\xb4\x01\n" +
 	"\n" +
-	"Calculator\x120\n" +
-	"\x03Add\x12\x13.calc.v1.AddRequest\x1a\x14.calc.v1.AddResponse\x120\n" +
-	"\x03Div\x12\x13.calc.v1.DivRequest\x1a\x14.calc.v1.DivResponse\x128\n" +
+	"Calculator\x125\n" +
+	"\x03Add\x12\x13.calc.v1.AddRequest\x1a\x14.calc.v1.AddResponse\"\x03\x90\x02\x01\x125\n" +
+	"\x03Div\x12\x13.calc.v1.DivRequest\x1a\x14.calc.v1.DivResponse\"\x03\x90\x02\x01\x128\n" +
 	"\x06Record\x12\x16.calc.v1.RecordRequest\x1a\x16.google.protobuf.EmptyB6Z4github.com/mqrpc/mqrpc/examples/calcpb/calcv1;calcv1b\x06proto3"
 
 var (

@@ -11,15 +11,25 @@ import "context"
 // Calculator does arithmetic on integers.
 type Calculator interface {
 	// Add returns a + b.
+	//
+	//mqrpc:idempotent
 	Add(ctx context.Context, a, b int) (int, error)
 	// Sub returns a - b.
+	//
+	//mqrpc:idempotent
 	Sub(ctx context.Context, a, b int) (int, error)
 	// Mul returns a * b.
+	//
+	//mqrpc:idempotent
 	Mul(ctx context.Context, a, b int) (int, error)
 	// Div returns a / b and a % b. Dividing by zero fails with
 	// InvalidArgument.
+	//
+	//mqrpc:idempotent
 	Div(ctx context.Context, a, b int) (quotient, remainder int, err error)
 	// Stats summarises a series of numbers.
+	//
+	//mqrpc:idempotent
 	Stats(ctx context.Context, s Series) (Summary, error)
 }
 

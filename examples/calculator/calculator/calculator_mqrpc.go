@@ -87,9 +87,10 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 	HandlerType: (*Calculator)(nil),
 	Methods: []runtime.MethodDesc{
 		{
-			Name:    "Add",
-			Params:  []runtime.Field{{Name: "a", Type: "int"}, {Name: "b", Type: "int"}},
-			Results: []runtime.Field{{Type: "int"}},
+			Name:       "Add",
+			Idempotent: true,
+			Params:     []runtime.Field{{Name: "a", Type: "int"}, {Name: "b", Type: "int"}},
+			Results:    []runtime.Field{{Type: "int"}},
 			NewArgs: func() any {
 				return new(calculatorAddArgs)
 			},
@@ -103,9 +104,10 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name:    "Sub",
-			Params:  []runtime.Field{{Name: "a", Type: "int"}, {Name: "b", Type: "int"}},
-			Results: []runtime.Field{{Type: "int"}},
+			Name:       "Sub",
+			Idempotent: true,
+			Params:     []runtime.Field{{Name: "a", Type: "int"}, {Name: "b", Type: "int"}},
+			Results:    []runtime.Field{{Type: "int"}},
 			NewArgs: func() any {
 				return new(calculatorSubArgs)
 			},
@@ -119,9 +121,10 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name:    "Mul",
-			Params:  []runtime.Field{{Name: "a", Type: "int"}, {Name: "b", Type: "int"}},
-			Results: []runtime.Field{{Type: "int"}},
+			Name:       "Mul",
+			Idempotent: true,
+			Params:     []runtime.Field{{Name: "a", Type: "int"}, {Name: "b", Type: "int"}},
+			Results:    []runtime.Field{{Type: "int"}},
 			NewArgs: func() any {
 				return new(calculatorMulArgs)
 			},
@@ -135,9 +138,10 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name:    "Div",
-			Params:  []runtime.Field{{Name: "a", Type: "int"}, {Name: "b", Type: "int"}},
-			Results: []runtime.Field{{Name: "quotient", Type: "int"}, {Name: "remainder", Type: "int"}},
+			Name:       "Div",
+			Idempotent: true,
+			Params:     []runtime.Field{{Name: "a", Type: "int"}, {Name: "b", Type: "int"}},
+			Results:    []runtime.Field{{Name: "quotient", Type: "int"}, {Name: "remainder", Type: "int"}},
 			NewArgs: func() any {
 				return new(calculatorDivArgs)
 			},
@@ -151,9 +155,10 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name:    "Stats",
-			Params:  []runtime.Field{{Name: "s", Type: "calculator.Series"}},
-			Results: []runtime.Field{{Type: "calculator.Summary"}},
+			Name:       "Stats",
+			Idempotent: true,
+			Params:     []runtime.Field{{Name: "s", Type: "calculator.Series"}},
+			Results:    []runtime.Field{{Type: "calculator.Summary"}},
 			NewArgs: func() any {
 				return new(calculatorStatsArgs)
 			},

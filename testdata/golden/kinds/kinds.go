@@ -15,6 +15,8 @@ type Kinds interface {
 	// Basics returns its arguments.
 	Basics(ctx context.Context, b bool, i int, i8 int8, i16 int16, i32 int32, i64 int64, u uint, u8 uint8, u16 uint16, u32 uint32, u64 uint64, f32 float32, f64 float64, s string, by byte, r rune) (bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, string, byte, rune, error)
 	// Struct returns its argument.
+	//
+	//mqrpc:idempotent
 	Struct(ctx context.Context, r Record) (Record, error)
 	// Anonymous returns its argument.
 	Anonymous(ctx context.Context, v struct {
@@ -31,6 +33,8 @@ type Kinds interface {
 	// Array returns its argument.
 	Array(ctx context.Context, a [3]int) ([3]int, error)
 	// Maps returns its arguments.
+	//
+	//mqrpc:idempotent
 	Maps(ctx context.Context, m map[string]int, nested map[int][]string, byPoint map[shared.Point]bool) (map[string]int, map[int][]string, map[shared.Point]bool, error)
 	// Time returns its arguments.
 	Time(ctx context.Context, t time.Time, d time.Duration) (time.Time, time.Duration, error)

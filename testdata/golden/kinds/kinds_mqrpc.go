@@ -186,9 +186,10 @@ var kindsServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name:    "Struct",
-			Params:  []runtime.Field{{Name: "r", Type: "kinds.Record"}},
-			Results: []runtime.Field{{Type: "kinds.Record"}},
+			Name:       "Struct",
+			Idempotent: true,
+			Params:     []runtime.Field{{Name: "r", Type: "kinds.Record"}},
+			Results:    []runtime.Field{{Type: "kinds.Record"}},
 			NewArgs: func() any {
 				return new(kindsStructArgs)
 			},
@@ -266,9 +267,10 @@ var kindsServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name:    "Maps",
-			Params:  []runtime.Field{{Name: "m", Type: "map[string]int"}, {Name: "nested", Type: "map[int][]string"}, {Name: "byPoint", Type: "map[shared.Point]bool"}},
-			Results: []runtime.Field{{Type: "map[string]int"}, {Type: "map[int][]string"}, {Type: "map[shared.Point]bool"}},
+			Name:       "Maps",
+			Idempotent: true,
+			Params:     []runtime.Field{{Name: "m", Type: "map[string]int"}, {Name: "nested", Type: "map[int][]string"}, {Name: "byPoint", Type: "map[shared.Point]bool"}},
+			Results:    []runtime.Field{{Type: "map[string]int"}, {Type: "map[int][]string"}, {Type: "map[shared.Point]bool"}},
 			NewArgs: func() any {
 				return new(kindsMapsArgs)
 			},

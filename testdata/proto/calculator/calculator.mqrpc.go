@@ -116,10 +116,11 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 	HandlerType: (*Calculator)(nil),
 	Methods: []runtime.MethodDesc{
 		{
-			Name:    "Add",
-			Body:    runtime.BodyMessage,
-			Params:  []runtime.Field{{Name: "req", Type: "*calculatorpb.Operands"}},
-			Results: []runtime.Field{{Type: "*calculatorpb.Result"}},
+			Name:       "Add",
+			Idempotent: true,
+			Body:       runtime.BodyMessage,
+			Params:     []runtime.Field{{Name: "req", Type: "*calculatorpb.Operands"}},
+			Results:    []runtime.Field{{Type: "*calculatorpb.Result"}},
 			NewArgs: func() any {
 				return new(Operands)
 			},
@@ -128,10 +129,11 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name:    "Sub",
-			Body:    runtime.BodyMessage,
-			Params:  []runtime.Field{{Name: "req", Type: "*calculatorpb.Operands"}},
-			Results: []runtime.Field{{Type: "*calculatorpb.Result"}},
+			Name:       "Sub",
+			Idempotent: true,
+			Body:       runtime.BodyMessage,
+			Params:     []runtime.Field{{Name: "req", Type: "*calculatorpb.Operands"}},
+			Results:    []runtime.Field{{Type: "*calculatorpb.Result"}},
 			NewArgs: func() any {
 				return new(Operands)
 			},
@@ -140,10 +142,11 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name:    "Mul",
-			Body:    runtime.BodyMessage,
-			Params:  []runtime.Field{{Name: "req", Type: "*calculatorpb.Operands"}},
-			Results: []runtime.Field{{Type: "*calculatorpb.Result"}},
+			Name:       "Mul",
+			Idempotent: true,
+			Body:       runtime.BodyMessage,
+			Params:     []runtime.Field{{Name: "req", Type: "*calculatorpb.Operands"}},
+			Results:    []runtime.Field{{Type: "*calculatorpb.Result"}},
 			NewArgs: func() any {
 				return new(Operands)
 			},
@@ -152,10 +155,11 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name:    "Div",
-			Body:    runtime.BodyMessage,
-			Params:  []runtime.Field{{Name: "req", Type: "*calculatorpb.Operands"}},
-			Results: []runtime.Field{{Type: "*calculatorpb.Quotient"}},
+			Name:       "Div",
+			Idempotent: true,
+			Body:       runtime.BodyMessage,
+			Params:     []runtime.Field{{Name: "req", Type: "*calculatorpb.Operands"}},
+			Results:    []runtime.Field{{Type: "*calculatorpb.Quotient"}},
 			NewArgs: func() any {
 				return new(Operands)
 			},
@@ -164,10 +168,11 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name:    "Stats",
-			Body:    runtime.BodyMessage,
-			Params:  []runtime.Field{{Name: "req", Type: "*calculatorpb.Series"}},
-			Results: []runtime.Field{{Type: "*calculatorpb.Summary"}},
+			Name:       "Stats",
+			Idempotent: true,
+			Body:       runtime.BodyMessage,
+			Params:     []runtime.Field{{Name: "req", Type: "*calculatorpb.Series"}},
+			Results:    []runtime.Field{{Type: "*calculatorpb.Summary"}},
 			NewArgs: func() any {
 				return new(Series)
 			},

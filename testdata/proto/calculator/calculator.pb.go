@@ -337,14 +337,14 @@ const file_calculator_calculator_proto_rawDesc = "" +
 	"\x03sum\x18\x03 \x01(\x01R\x03sum\x12\x10\n" +
 	"\x03min\x18\x04 \x01(\x01R\x03min\x12\x10\n" +
 	"\x03max\x18\x05 \x01(\x01R\x03max\x12\x12\n" +
-	"\x04mean\x18\x06 \x01(\x01R\x04mean2\x84\x02\n" +
+	"\x04mean\x18\x06 \x01(\x01R\x04mean2\x9d\x02\n" +
 	"\n" +
-	"Calculator\x12/\n" +
-	"\x03Add\x12\x14.calculator.Operands\x1a\x12.calculator.Result\x12/\n" +
-	"\x03Sub\x12\x14.calculator.Operands\x1a\x12.calculator.Result\x12/\n" +
-	"\x03Mul\x12\x14.calculator.Operands\x1a\x12.calculator.Result\x121\n" +
-	"\x03Div\x12\x14.calculator.Operands\x1a\x14.calculator.Quotient\x120\n" +
-	"\x05Stats\x12\x12.calculator.Series\x1a\x13.calculator.SummaryB?Z=github.com/mqrpc/mqrpc/testdata/proto/calculator;calculatorpbb\x06proto3"
+	"Calculator\x124\n" +
+	"\x03Add\x12\x14.calculator.Operands\x1a\x12.calculator.Result\"\x03\x90\x02\x01\x124\n" +
+	"\x03Sub\x12\x14.calculator.Operands\x1a\x12.calculator.Result\"\x03\x90\x02\x01\x124\n" +
+	"\x03Mul\x12\x14.calculator.Operands\x1a\x12.calculator.Result\"\x03\x90\x02\x01\x126\n" +
+	"\x03Div\x12\x14.calculator.Operands\x1a\x14.calculator.Quotient\"\x03\x90\x02\x01\x125\n" +
+	"\x05Stats\x12\x12.calculator.Series\x1a\x13.calculator.Summary\"\x03\x90\x02\x01B?Z=github.com/mqrpc/mqrpc/testdata/proto/calculator;calculatorpbb\x06proto3"
 
 var (
 	file_calculator_calculator_proto_rawDescOnce sync.Once

@@ -55,10 +55,11 @@ var kitchenServiceDesc = runtime.ServiceDesc{
 	HandlerType: (*Kitchen)(nil),
 	Methods: []runtime.MethodDesc{
 		{
-			Name:    "Cook",
-			Body:    runtime.BodyMessage,
-			Params:  []runtime.Field{{Name: "req", Type: "*kitchenpb.Sink"}},
-			Results: []runtime.Field{{Type: "*kitchenpb.Sink"}},
+			Name:       "Cook",
+			Idempotent: true,
+			Body:       runtime.BodyMessage,
+			Params:     []runtime.Field{{Name: "req", Type: "*kitchenpb.Sink"}},
+			Results:    []runtime.Field{{Type: "*kitchenpb.Sink"}},
 			NewArgs: func() any {
 				return new(Sink)
 			},

@@ -635,9 +635,9 @@ const file_kitchen_kitchen_proto_rawDesc = "" +
 	"\x11COLOR_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tCOLOR_RED\x10\x01\x12\x0e\n" +
 	"\n" +
-	"COLOR_BLUE\x10\x022E\n" +
-	"\aKitchen\x12:\n" +
-	"\x04Cook\x12\x18.mqrpc.test.kitchen.Sink\x1a\x18.mqrpc.test.kitchen.SinkB9Z7github.com/mqrpc/mqrpc/testdata/proto/kitchen;kitchenpbb\x06proto3"
+	"COLOR_BLUE\x10\x022J\n" +
+	"\aKitchen\x12?\n" +
+	"\x04Cook\x12\x18.mqrpc.test.kitchen.Sink\x1a\x18.mqrpc.test.kitchen.Sink\"\x03\x90\x02\x02B9Z7github.com/mqrpc/mqrpc/testdata/proto/kitchen;kitchenpbb\x06proto3"
 
 var (
 	file_kitchen_kitchen_proto_rawDescOnce sync.Once

@@ -67,10 +67,11 @@ var gammaServiceDesc = runtime.ServiceDesc{
 	HandlerType: (*Gamma)(nil),
 	Methods: []runtime.MethodDesc{
 		{
-			Name:    "Echo",
-			Body:    runtime.BodyMessage,
-			Params:  []runtime.Field{{Name: "req", Type: "*multipb.Word"}},
-			Results: []runtime.Field{{Type: "*multipb.Word"}},
+			Name:       "Echo",
+			Idempotent: true,
+			Body:       runtime.BodyMessage,
+			Params:     []runtime.Field{{Name: "req", Type: "*multipb.Word"}},
+			Results:    []runtime.Field{{Type: "*multipb.Word"}},
 			NewArgs: func() any {
 				return new(Word)
 			},

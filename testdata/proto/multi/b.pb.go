@@ -83,9 +83,9 @@ const file_multi_b_proto_rawDesc = "" +
 	"\rmulti/b.proto\x12\x13mqrpc.test.multi.v1\x1a\rmulti/a.proto\x1a\x13shared/shared.proto\"e\n" +
 	"\x04Pair\x12-\n" +
 	"\x04word\x18\x01 \x01(\v2\x19.mqrpc.test.multi.v1.WordR\x04word\x12.\n" +
-	"\x05thing\x18\x02 \x01(\v2\x18.mqrpc.test.shared.ThingR\x05thing2\x83\x01\n" +
-	"\x05Gamma\x12<\n" +
-	"\x04Echo\x12\x19.mqrpc.test.multi.v1.Word\x1a\x19.mqrpc.test.multi.v1.Word\x12<\n" +
+	"\x05thing\x18\x02 \x01(\v2\x18.mqrpc.test.shared.ThingR\x05thing2\x88\x01\n" +
+	"\x05Gamma\x12A\n" +
+	"\x04Echo\x12\x19.mqrpc.test.multi.v1.Word\x1a\x19.mqrpc.test.multi.v1.Word\"\x03\x90\x02\x01\x12<\n" +
 	"\x04Swap\x12\x19.mqrpc.test.multi.v1.Pair\x1a\x19.mqrpc.test.multi.v1.PairB5Z3github.com/mqrpc/mqrpc/testdata/proto/multi;multipbb\x06proto3"
 
 var (

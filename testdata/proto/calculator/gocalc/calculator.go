@@ -21,14 +21,24 @@ import (
 // Calculator does arithmetic on integers.
 type Calculator interface {
 	// Add returns a + b.
+	//
+	//mqrpc:idempotent
 	Add(ctx context.Context, req *calculatorpb.Operands) (*calculatorpb.Result, error)
 	// Sub returns a - b.
+	//
+	//mqrpc:idempotent
 	Sub(ctx context.Context, req *calculatorpb.Operands) (*calculatorpb.Result, error)
 	// Mul returns a * b.
+	//
+	//mqrpc:idempotent
 	Mul(ctx context.Context, req *calculatorpb.Operands) (*calculatorpb.Result, error)
 	// Div returns a / b and a % b. Dividing by zero fails with
 	// InvalidArgument.
+	//
+	//mqrpc:idempotent
 	Div(ctx context.Context, req *calculatorpb.Operands) (*calculatorpb.Quotient, error)
 	// Stats summarises a series of numbers.
+	//
+	//mqrpc:idempotent
 	Stats(ctx context.Context, req *calculatorpb.Series) (*calculatorpb.Summary, error)
 }

@@ -98,10 +98,11 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 	HandlerType: (*Calculator)(nil),
 	Methods: []runtime.MethodDesc{
 		{
-			Name:    "Add",
-			Body:    runtime.BodyMessage,
-			Params:  []runtime.Field{{Name: "req", Type: "*calculatorpb.Operands"}},
-			Results: []runtime.Field{{Type: "*calculatorpb.Result"}},
+			Name:       "Add",
+			Idempotent: true,
+			Body:       runtime.BodyMessage,
+			Params:     []runtime.Field{{Name: "req", Type: "*calculatorpb.Operands"}},
+			Results:    []runtime.Field{{Type: "*calculatorpb.Result"}},
 			NewArgs: func() any {
 				return new(calculatorpb.Operands)
 			},
@@ -110,10 +111,11 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name:    "Sub",
-			Body:    runtime.BodyMessage,
-			Params:  []runtime.Field{{Name: "req", Type: "*calculatorpb.Operands"}},
-			Results: []runtime.Field{{Type: "*calculatorpb.Result"}},
+			Name:       "Sub",
+			Idempotent: true,
+			Body:       runtime.BodyMessage,
+			Params:     []runtime.Field{{Name: "req", Type: "*calculatorpb.Operands"}},
+			Results:    []runtime.Field{{Type: "*calculatorpb.Result"}},
 			NewArgs: func() any {
 				return new(calculatorpb.Operands)
 			},
@@ -122,10 +124,11 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name:    "Mul",
-			Body:    runtime.BodyMessage,
-			Params:  []runtime.Field{{Name: "req", Type: "*calculatorpb.Operands"}},
-			Results: []runtime.Field{{Type: "*calculatorpb.Result"}},
+			Name:       "Mul",
+			Idempotent: true,
+			Body:       runtime.BodyMessage,
+			Params:     []runtime.Field{{Name: "req", Type: "*calculatorpb.Operands"}},
+			Results:    []runtime.Field{{Type: "*calculatorpb.Result"}},
 			NewArgs: func() any {
 				return new(calculatorpb.Operands)
 			},
@@ -134,10 +137,11 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name:    "Div",
-			Body:    runtime.BodyMessage,
-			Params:  []runtime.Field{{Name: "req", Type: "*calculatorpb.Operands"}},
-			Results: []runtime.Field{{Type: "*calculatorpb.Quotient"}},
+			Name:       "Div",
+			Idempotent: true,
+			Body:       runtime.BodyMessage,
+			Params:     []runtime.Field{{Name: "req", Type: "*calculatorpb.Operands"}},
+			Results:    []runtime.Field{{Type: "*calculatorpb.Quotient"}},
 			NewArgs: func() any {
 				return new(calculatorpb.Operands)
 			},
@@ -146,10 +150,11 @@ var calculatorServiceDesc = runtime.ServiceDesc{
 			},
 		},
 		{
-			Name:    "Stats",
-			Body:    runtime.BodyMessage,
-			Params:  []runtime.Field{{Name: "req", Type: "*calculatorpb.Series"}},
-			Results: []runtime.Field{{Type: "*calculatorpb.Summary"}},
+			Name:       "Stats",
+			Idempotent: true,
+			Body:       runtime.BodyMessage,
+			Params:     []runtime.Field{{Name: "req", Type: "*calculatorpb.Series"}},
+			Results:    []runtime.Field{{Type: "*calculatorpb.Summary"}},
 			NewArgs: func() any {
 				return new(calculatorpb.Series)
 			},
