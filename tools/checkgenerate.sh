@@ -3,10 +3,16 @@
 # checked in, so stale generated code cannot land.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-before=$(git status --porcelain --untracked-files=all)
-go generate ./... ./testdata/golden/... ./testdata/proto/...
-(cd bench && go generate ./...)
-after=$(git status --porcelain --untracked-files=all)
+# The state of the tree: which files differ from HEAD, and their contents,
+# so that a generator that rewrites a file already modified is seen too.
+snapshot() {
+  git status --porcelain --untracked-files=all
+  git diff --no-ext-diff | sha256sum
+  git ls-files --others --exclude-standard -z | xargs -0 -r sha256sum
+}
+before=$(snapshot)
+tools/generate.sh
+after=$(snapshot)
 if [ "$before" != "$after" ]; then
   echo "checkgenerate: generated code is stale; run 'make generate' and commit:" >&2
   diff <(echo "$before") <(echo "$after") >&2 || true
