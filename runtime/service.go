@@ -81,14 +81,24 @@ func TopicFor(service string) string {
 	return string(b)
 }
 
+// maxGroupLen is RocketMQ's limit on consumer group names (5.x: broker and
+// Java client alike). A broker takes a longer group's subscription and
+// never delivers to it.
+const maxGroupLen = 120
+
 // GroupFor returns the consumer group that servers of a service join, so
-// that each request is handled by one of them.
+// that each request is handled by one of them: the topic followed by
+// "_server". A topic too long for that keeps its first 96 bytes, followed
+// by '_' and 16 hex digits of the SHA-256 of the whole topic, so that
+// topics alike but for their ends get groups of their own.
 func GroupFor(topic string) string {
 	const suffix = "_server"
-	if len(topic)+len(suffix) > maxTopicLen {
-		topic = topic[:maxTopicLen-len(suffix)]
+	if len(topic)+len(suffix) <= maxGroupLen {
+		return topic + suffix
 	}
-	return topic + suffix
+	sum := sha256.Sum256([]byte(topic))
+	h := hex.EncodeToString(sum[:8])
+	return topic[:maxGroupLen-len(suffix)-len(h)-1] + "_" + h + suffix
 }
 
 func isTopicChar(c byte) bool {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/mqrpc/mqrpc/internal/testservice"
 	"github.com/mqrpc/mqrpc/runtime"
 	"github.com/mqrpc/mqrpc/runtime/rocketmq"
 	"github.com/mqrpc/mqrpc/runtime/rocketmq/rocketmqtest"
@@ -151,4 +153,39 @@ func TestStoresReadSideBySide(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// A topic near RocketMQ's 127-byte limit gets a consumer group within the
+// broker's 120-byte group limit, and its calls are served: a longer group
+// is accepted by the broker and never delivered to.
+func TestServiceOnALongTopicIsServed(t *testing.T) {
+	addr := rocketmqtest.NameServer(t)
+	stamp := strconv.FormatInt(time.Now().UnixNano(), 10)
+	topic := "mqrpc_long_" + strings.Repeat("x", 127-len("mqrpc_long_")-len(stamp)) + stamp
+	if len(topic) != 127 || len(runtime.GroupFor(topic)) > 120 {
+		t.Fatalf("topic of %d bytes, group of %d", len(topic), len(runtime.GroupFor(topic)))
+	}
+	srvTr := newTransport(t, rocketmq.Config{NameServers: []string{addr}})
+	defer srvTr.Close()
+	srv := runtime.NewServer(srvTr, runtime.WithServiceTopic(testservice.ProbeServiceName, topic))
+	if err := testservice.RegisterProbe(srv, testservice.Server{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.GracefulStop()
+	cliTr := newTransport(t, rocketmq.Config{NameServers: []string{addr}})
+	defer cliTr.Close()
+	client, err := runtime.NewClient(cliTr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got, err := testservice.NewProbeClient(client, runtime.WithTopic(topic)).Echo(ctx, "long")
+	if err != nil || got != "long" {
+		t.Fatalf("Echo on a 127-byte topic = %q, %v", got, err)
+	}
 }
