@@ -44,8 +44,8 @@ func TestArrayStructsDecodeAsMsgpackDoes(t *testing.T) {
 			assertDecodesAsMsgpack(t, data, shared)
 		}
 	}
-	// Not a fixarray of the struct's length: msgpack's own decoding and
-	// errors apply.
+	// Not an array of the struct's length: refused, though msgpack
+	// decodes nil and maps (strict_test.go has the errors).
 	for _, data := range [][]byte{
 		{0xc0},                   // nil
 		{0x91, 0xc4, 0x01, 0x61}, // one value for two fields
@@ -69,8 +69,8 @@ func assertDecodesAsMsgpack(t *testing.T, data []byte, shared bool) {
 		err = codec.Msgpack.Unmarshal(data, &got)
 	}
 	wantErr := msgpack.Unmarshal(data, &want)
-	if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
-		t.Fatalf("decode % x (shared %v): err = %v, msgpack's = %v", data, shared, err, wantErr)
+	if err == nil && wantErr != nil {
+		t.Fatalf("decode % x (shared %v): codec accepts what msgpack refuses: %v", data, shared, wantErr)
 	}
 	if err == nil && (!bytes.Equal(got.R0, want.R0) || (got.R0 == nil) != (want.R0 == nil) || got.R1 != want.R1) {
 		t.Errorf("decode % x (shared %v) = %+v, msgpack's = %+v", data, shared, got, want)

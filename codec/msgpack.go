@@ -179,15 +179,33 @@ var decoders = sync.Pool{New: func() any {
 	return s
 }}
 
-func (msgpackCodec) Unmarshal(data []byte, v any) error { return unmarshal(data, v, false) }
+// Unmarshal decodes data into v within the default Limits. See walk.go
+// for what it refuses that msgpack alone would accept.
+func (msgpackCodec) Unmarshal(data []byte, v any) error { return unmarshal(data, v, false, Limits{}) }
+
+// UnmarshalLimited is Unmarshal within l.
+func (msgpackCodec) UnmarshalLimited(data []byte, v any, l Limits) error {
+	return unmarshal(data, v, false, l)
+}
 
 // UnmarshalShared is Unmarshal, except that a []byte field of a generated
 // argument or result struct is a view of data rather than a copy: the
 // caller must change and reuse data no more.
-func (msgpackCodec) UnmarshalShared(data []byte, v any) error { return unmarshal(data, v, true) }
+func (msgpackCodec) UnmarshalShared(data []byte, v any) error {
+	return unmarshal(data, v, true, Limits{})
+}
 
-func unmarshal(data []byte, v any, shared bool) (err error) {
-	longest, err := checkValue(data)
+func unmarshal(data []byte, v any, shared bool, l Limits) (err error) {
+	longest, err := checkValue(data, l.maxDepth())
+	if err != nil {
+		return err
+	}
+	var as *arrayStruct
+	if m, ok := isProtoMessage(v); ok {
+		err = checkProtoMsgpack(data, m, l)
+	} else {
+		as, err = checkTyped(data, v, l)
+	}
 	if err != nil {
 		return err
 	}
@@ -200,11 +218,9 @@ func unmarshal(data []byte, v any, shared bool) (err error) {
 	s.rd.Reset(data)
 	decoded := false
 	if m, ok := isProtoMessage(v); ok {
-		err, decoded = decodeProto(s.dec, m), true
-	} else if p := arrayStructOf(v); p != nil {
-		if rv := reflect.ValueOf(v); !rv.IsNil() {
-			decoded, err = p.decode(s.dec, &s.rd, data, rv.Elem(), shared)
-		}
+		err, decoded = decodeProto(s.dec, m, l.maxDepth()), true
+	} else if as != nil {
+		decoded, err = as.decode(s.dec, &s.rd, data, reflect.ValueOf(v).Elem(), shared)
 	}
 	if !decoded {
 		err = s.dec.Decode(v)
@@ -239,15 +255,29 @@ func unmarshal(data []byte, v any, shared bool) (err error) {
 // process die of an out-of-memory error that no recover catches. After
 // this check a decode allocates in proportion to the body, whose size the
 // transport bounds, and a server cannot be killed by one request.
-func checkValue(data []byte) (longest int64, err error) {
+//
+// It also fails when values nest more than maxDepth levels deep (the top
+// value is level 1), wrapping ErrTooDeep. The walk is iterative, so it runs
+// safely before msgpack's recursive decoder, whose stack a deep enough body
+// would otherwise overflow, a fatal error that no recover catches.
+func checkValue(data []byte, maxDepth int) (longest int64, err error) {
 	var (
 		pos     int64
 		end           = int64(len(data))
 		pending int64 = 1 // values still to read
+		// open holds, per enclosing array or map, the values it still
+		// owes; its length is the depth of the next value less one.
+		open = make([]int64, 0, 32)
 	)
 	for pending > 0 {
 		if pos >= end {
 			return 0, fmt.Errorf("msgpack: unexpected end of data at byte %d", pos)
+		}
+		for len(open) > 0 && open[len(open)-1] == 0 {
+			open = open[:len(open)-1]
+		}
+		if len(open) > 0 {
+			open[len(open)-1]--
 		}
 		c := data[pos]
 		pos++
@@ -315,6 +345,12 @@ func checkValue(data []byte) (longest int64, err error) {
 			return 0, fmt.Errorf("msgpack: value at byte %d needs %d bytes, %d left", pos, skip, end-pos)
 		}
 		pos += skip
+		if values > 0 {
+			if len(open)+1 >= maxDepth {
+				return 0, depthError("msgpack", maxDepth)
+			}
+			open = append(open, values)
+		}
 		pending += values
 		if pending > end-pos {
 			return 0, fmt.Errorf("msgpack: data declares %d more values than the %d bytes left", pending, end-pos)

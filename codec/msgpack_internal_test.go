@@ -25,7 +25,7 @@ func TestCheckValueLongest(t *testing.T) {
 		{"longest of several, nested", append([]byte{0x92, 0xc4, 2, 0, 0, 0x81, 0xa1, 'k', 0x91, 0xd9, 50}, make([]byte, 50)...), 50},
 	}
 	for _, tt := range tests {
-		got, err := checkValue(tt.data)
+		got, err := checkValue(tt.data, DefaultMaxDepth)
 		if err != nil || got != tt.want {
 			t.Errorf("%s: checkValue = %d, %v; want %d", tt.name, got, err, tt.want)
 		}

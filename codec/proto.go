@@ -2,6 +2,7 @@ package codec
 
 import (
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 )
@@ -24,12 +25,27 @@ func (protoCodec) Marshal(v any) ([]byte, error) {
 	return proto.Marshal(m)
 }
 
-func (protoCodec) Unmarshal(data []byte, v any) error {
+// Unmarshal decodes data into v within the default Limits.
+func (c protoCodec) Unmarshal(data []byte, v any) error { return c.UnmarshalLimited(data, v, Limits{}) }
+
+// UnmarshalLimited is Unmarshal within l: messages nest at most
+// l.MaxDepth levels (protobuf's RecursionLimit), and a body whose messages,
+// lists and strings would allocate more than l allows is refused before
+// it is decoded.
+func (protoCodec) UnmarshalLimited(data []byte, v any, l Limits) error {
 	m, ok := isProtoMessage(v)
 	if !ok {
 		return fmt.Errorf("proto: cannot decode into %T: not a protocol buffer message", v)
 	}
-	if err := proto.Unmarshal(data, m); err != nil {
+	if rm := m.ProtoReflect(); rm.IsValid() {
+		if err := checkProtoWire(data, rm.Descriptor(), l); err != nil {
+			return err
+		}
+	}
+	if err := (proto.UnmarshalOptions{RecursionLimit: l.maxDepth()}).Unmarshal(data, m); err != nil {
+		if strings.Contains(err.Error(), "exceeded maximum recursion depth") { // protobuf does not export it
+			return depthError("proto", l.maxDepth())
+		}
 		return fmt.Errorf("proto: %w", err)
 	}
 	return nil

@@ -48,10 +48,6 @@ import (
 // talk to an older receiver.
 const unknownFieldsKey = 0
 
-// maxProtoDepth bounds message nesting on decode, as protobuf's own
-// decoder does, so that a deeply nested body cannot exhaust the stack.
-const maxProtoDepth = 10000
-
 func isProtoMessage(v any) (protoreflect.ProtoMessage, bool) {
 	m, ok := v.(protoreflect.ProtoMessage)
 	return m, ok
@@ -188,13 +184,13 @@ func encodeScalar(enc *msgpack.Encoder, fd protoreflect.FieldDescriptor, v proto
 
 // decodeProto reads a msgpack map written by encodeProto into m, which it
 // resets first, as proto.Unmarshal does.
-func decodeProto(dec *msgpack.Decoder, m protoreflect.ProtoMessage) error {
+func decodeProto(dec *msgpack.Decoder, m protoreflect.ProtoMessage, maxDepth int) error {
 	rm := m.ProtoReflect()
 	if !rm.IsValid() {
 		return fmt.Errorf("msgpack: decode into a nil %T", m)
 	}
 	proto.Reset(m)
-	if err := decodeMessage(dec, rm, 0); err != nil {
+	if err := decodeMessage(dec, rm, 0, maxDepth); err != nil {
 		return fmt.Errorf("msgpack: decode %s: %w", rm.Descriptor().FullName(), err)
 	}
 	if err := proto.CheckInitialized(m); err != nil {
@@ -203,9 +199,11 @@ func decodeProto(dec *msgpack.Decoder, m protoreflect.ProtoMessage) error {
 	return nil
 }
 
-func decodeMessage(dec *msgpack.Decoder, m protoreflect.Message, depth int) error {
-	if depth > maxProtoDepth {
-		return errors.New("messages nested too deeply")
+// decodeMessage decodes a message at depth (the top one is 0); checkValue
+// has already bounded the nesting of the body, which bounds this too.
+func decodeMessage(dec *msgpack.Decoder, m protoreflect.Message, depth, maxDepth int) error {
+	if depth >= maxDepth {
+		return fmt.Errorf("messages %w", ErrTooDeep)
 	}
 	n, err := dec.DecodeMapLen()
 	if err != nil {
@@ -241,7 +239,7 @@ func decodeMessage(dec *msgpack.Decoder, m protoreflect.Message, depth int) erro
 			_ = dec.DecodeNil() // nil is an absent field
 			continue
 		}
-		if err := decodeField(dec, m, fd, depth); err != nil {
+		if err := decodeField(dec, m, fd, depth, maxDepth); err != nil {
 			return fmt.Errorf("field %s: %w", fd.Name(), err)
 		}
 	}
@@ -264,7 +262,7 @@ func fieldByNumber(md protoreflect.MessageDescriptor, num protoreflect.FieldNumb
 	return xt.TypeDescriptor()
 }
 
-func decodeField(dec *msgpack.Decoder, m protoreflect.Message, fd protoreflect.FieldDescriptor, depth int) error {
+func decodeField(dec *msgpack.Decoder, m protoreflect.Message, fd protoreflect.FieldDescriptor, depth, maxDepth int) error {
 	switch {
 	case fd.IsList():
 		n, err := dec.DecodeArrayLen()
@@ -276,7 +274,7 @@ func decodeField(dec *msgpack.Decoder, m protoreflect.Message, fd protoreflect.F
 			var v protoreflect.Value
 			if isMessage(fd) {
 				v = l.NewElement()
-				err = decodeMessage(dec, v.Message(), depth+1)
+				err = decodeMessage(dec, v.Message(), depth+1, maxDepth)
 			} else {
 				v, err = decodeScalar(dec, fd)
 			}
@@ -300,7 +298,7 @@ func decodeField(dec *msgpack.Decoder, m protoreflect.Message, fd protoreflect.F
 			var v protoreflect.Value
 			if isMessage(fd.MapValue()) {
 				v = mp.NewValue()
-				err = decodeMessage(dec, v.Message(), depth+1)
+				err = decodeMessage(dec, v.Message(), depth+1, maxDepth)
 			} else {
 				v, err = decodeScalar(dec, fd.MapValue())
 			}
@@ -311,7 +309,7 @@ func decodeField(dec *msgpack.Decoder, m protoreflect.Message, fd protoreflect.F
 		}
 		return nil
 	case isMessage(fd):
-		return decodeMessage(dec, m.Mutable(fd).Message(), depth+1)
+		return decodeMessage(dec, m.Mutable(fd).Message(), depth+1, maxDepth)
 	}
 	v, err := decodeScalar(dec, fd)
 	if err != nil {

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -610,6 +611,23 @@ func FuzzServeRequest(f *testing.F) {
 		{add, "Add", "//", "msgpack", "1", "+60000", "c20", "", "", "", uint8(all)},
 		{add, "Add", "/fuzz.Calc/Add", "", "", "+60000", "", "", "", "", uint8(all &^ hasCorrelation)},
 	}
+	// Bodies a strict, bounded decoder refuses (decodelimits_test.go has
+	// the full-size ones and FuzzServeNested their generator).
+	for i, body := range [][]byte{
+		mustMarshal(f, []any{uint64(1) << 63, 1}), // does not fit an int
+		mustMarshal(f, []any{1}),                  // one argument short
+		mustMarshal(f, []any{}),
+		mustMarshal(f, nil),
+		mustMarshal(f, map[string]int{"A": 1, "B": 2}),
+		mustMarshal(f, []any{1.5, 2}),
+	} {
+		seeds = append(seeds, seed{body, "Add", "/fuzz.Calc/Add", "msgpack", "1", "+60000", "strict-" + strconv.Itoa(i), "", "", "", uint8(all)})
+	}
+	seeds = append(seeds,
+		seed{append([]byte{0x91}, nestedEcho(codec.DefaultMaxDepth)...), "Echo", "/fuzz.Calc/Echo", "msgpack", "1", "+60000", "deep", "", "", "", uint8(all)},
+		seed{append(append([]byte{0x91, 0x81, 0xa3, 'z', 'z', 'z'}, bytes.Repeat([]byte{0x91}, codec.DefaultMaxDepth)...), 0xc0), "Echo", "/fuzz.Calc/Echo", "msgpack", "1", "+60000", "skip", "", "", "", uint8(all)},
+		seed{append([]byte{0x91, 0x81, 0xa4, 'L', 'i', 's', 't', 0xdc, 0xff, 0xff}, bytes.Repeat([]byte{0xa0}, 0xffff)...), "Echo", "/fuzz.Calc/Echo", "msgpack", "1", "+60000", "strs", "", "", "", uint8(all)},
+	)
 	for _, s := range seeds {
 		f.Add(s.body, s.tag, s.method, s.codec, s.version, s.deadline, s.corr, s.key, s.mdKey, s.mdVal, s.present)
 	}

@@ -92,6 +92,7 @@ type serverOptions struct {
 	maxConcurrency int
 	dedupSize      int
 	codecs         []codec.Codec
+	decodeLimits   codec.Limits
 	topics         map[string]string
 	logger         *slog.Logger
 }
@@ -152,6 +153,15 @@ func WithDedupSize(n int) ServerOption {
 // addition to msgpack and proto.
 func WithCodecs(codecs ...codec.Codec) ServerOption {
 	return serverOptionFunc(func(o *serverOptions) { o.codecs = append(o.codecs, codecs...) })
+}
+
+// WithDecodeLimits bounds what decoding one request body may cost: how
+// deeply its values nest and how much decoding it may allocate per byte of
+// the body (see codec.Limits; zero fields keep the defaults). A body over
+// them is answered InvalidArgument, or ResourceExhausted for allocation,
+// without running the handler.
+func WithDecodeLimits(l codec.Limits) ServerOption {
+	return serverOptionFunc(func(o *serverOptions) { o.decodeLimits = l })
 }
 
 // WithServiceTopic serves service on topic instead of TopicFor(service).

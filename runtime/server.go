@@ -252,8 +252,8 @@ func (s *Server) serve(msg *Message) {
 		return
 	}
 	args := m.desc.NewArgs()
-	if err := req.codec.Unmarshal(msg.Body, args); err != nil {
-		s.reply(new(Message), msg, req, nil, Errorf(InvalidArgument, "decode arguments of %s: %v", req.method, err), nil)
+	if err := s.decodeArgs(req.codec, msg.Body, args, req.method); err != nil {
+		s.reply(new(Message), msg, req, nil, err, nil)
 		return
 	}
 
