@@ -24,6 +24,7 @@ test:
 
 faults:
 	$(GO) test -race -count=1 -tags brokerfaults ./runtime/rocketmq/faults/
+	$(GO) test -race -count=1 -tags brokerfaults -run SIGKILL ./examples/calculator/
 
 # Tests that need no broker.
 test-unit:

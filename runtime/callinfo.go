@@ -33,6 +33,13 @@ type CallInfo struct {
 	// RequestReceived is when the server took the request to run it, after
 	// waiting for a free handler slot (server side).
 	RequestReceived time.Time
+	// Attempt is which delivery of the request this is (server side): 1
+	// the first time, more when the queue delivers it again; 0 when the
+	// transport cannot tell. A redelivery after a server died is not
+	// always counted (see Message.Attempt): a handler that must not repeat
+	// an effect needs a DedupStore, or to record the call id with the
+	// effect.
+	Attempt int
 
 	// ReplySent is when the server sent the reply, and ReplyStored when
 	// the broker stored it, as the client's transport reports them (client

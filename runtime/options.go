@@ -91,6 +91,7 @@ type serverOptions struct {
 	maxMessageSize int
 	maxConcurrency int
 	dedupSize      int
+	dedupStore     DedupStore
 	codecs         []codec.Codec
 	decodeLimits   codec.Limits
 	topics         map[string]string
@@ -149,6 +150,21 @@ func WithDedupSize(n int) ServerOption {
 	return serverOptionFunc(func(o *serverOptions) { o.dedupSize = n })
 }
 
+// WithDedupStore has the server claim each call id in store before it runs
+// the handler, and finish it after, instead of keeping call ids only in its
+// own memory (which it still does, in front of store). With a store that
+// the servers of a group share, such as runtime/redisdedup, a request the
+// queue delivers again after a server died, or to another server after a
+// rebalance, runs at most once while its deadline lives; a request whose
+// id is claimed and never finished is not run but dead-lettered (see
+// ErrDeadLetter). When store fails to claim, the server does not run the
+// handler and answers Unavailable with the store's error; when it fails to
+// finish, the server logs it, and a redelivery of that call is
+// dead-lettered.
+func WithDedupStore(store DedupStore) ServerOption {
+	return serverOptionFunc(func(o *serverOptions) { o.dedupStore = store })
+}
+
 // WithCodecs lets the server answer requests encoded with these codecs, in
 // addition to msgpack and proto.
 func WithCodecs(codecs ...codec.Codec) ServerOption {
@@ -175,7 +191,9 @@ func WithServiceTopic(service, topic string) ServerOption {
 }
 
 // WithMaxMessageSize bounds the size of a message body the client or server
-// sends; a larger one fails with ResourceExhausted before it is sent.
+// sends; a larger one fails with ResourceExhausted before it is sent. A
+// server also refuses a request body over it with ResourceExhausted,
+// without running the handler.
 func WithMaxMessageSize(n int) Option {
 	return option{
 		client: func(o *clientOptions) { o.maxMessageSize = n },

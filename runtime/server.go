@@ -21,7 +21,8 @@ type Server struct {
 	opts      serverOptions
 	codecs    *codec.Registry
 	intercept UnaryServerInterceptor
-	dedup     *dedup
+	dedup     *dedup     // the call ids this process took
+	store     DedupStore // shared by the servers of a group; nil without WithDedupStore
 	sem       chan struct{}
 
 	// ctx is the parent of every handler's context; Stop cancels it.
@@ -50,6 +51,10 @@ type Server struct {
 type ServerStats struct {
 	Expired    atomic.Uint64 // deadline had passed when the request was taken
 	Duplicates atomic.Uint64 // call id already taken while its deadline lives
+	// DeadLettered counts requests handed to the transport's dead-letter
+	// queue: their call id was claimed in the DedupStore and never
+	// finished.
+	DeadLettered atomic.Uint64
 }
 
 type serverMethod struct {
@@ -87,6 +92,7 @@ func NewServer(t Transport, opts ...ServerOption) *Server {
 	s.codecs = codec.NewRegistry(s.opts.codecs...)
 	s.intercept = chainServer(s.opts.interceptors)
 	s.dedup = newDedup(s.opts.dedupSize)
+	s.store = s.opts.dedupStore
 	s.sem = make(chan struct{}, max(s.opts.maxConcurrency, 1))
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
@@ -220,8 +226,7 @@ func (s *Server) handle(_ context.Context, msg *Message) error {
 	if s.ctx.Err() != nil {
 		return errStopping
 	}
-	s.serve(msg)
-	return nil
+	return s.serve(msg)
 }
 
 // request is a decoded request envelope.
@@ -235,26 +240,34 @@ type request struct {
 }
 
 // serve runs one request and replies to it. Every failure it can see is
-// replied with a status; nothing is returned to the transport to retry.
-func (s *Server) serve(msg *Message) {
+// replied with a status; nothing is returned to the transport to retry. It
+// returns ErrDeadLetter for a request whose call id was claimed in the
+// DedupStore and never finished.
+func (s *Server) serve(msg *Message) error {
 	now := time.Now()
 	req, m, perr := s.parse(msg, now)
+	if perr == nil {
+		perr = s.checkBody(msg, req.method)
+	}
 	if !now.Before(req.deadline) {
 		s.stats.Expired.Add(1)
-		return // the caller has given up; do not run it
+		return nil // the caller has given up; do not run it
 	}
-	if req.id != "" && !s.dedup.first(req.id, req.deadline, now) {
-		s.stats.Duplicates.Add(1)
-		return
+	if req.id != "" {
+		if run, err := s.claim(msg, req); !run {
+			return err
+		}
 	}
 	if perr != nil {
+		s.finish(req)
 		s.reply(new(Message), msg, req, nil, perr, nil)
-		return
+		return nil
 	}
 	args := m.desc.NewArgs()
 	if err := s.decodeArgs(req.codec, msg.Body, args, req.method); err != nil {
+		s.finish(req)
 		s.reply(new(Message), msg, req, nil, err, nil)
-		return
+		return nil
 	}
 
 	ctx := &handlerContext{parent: s.ctx, deadline: req.deadline, md: req.md, rec: callRecord{info: CallInfo{
@@ -264,16 +277,99 @@ func (s *Server) serve(msg *Message) {
 		RequestSent:     msg.SentAt,
 		RequestStored:   msg.StoredAt,
 		RequestReceived: now,
+		Attempt:         msg.Attempt,
 	}}}
 	results, err := s.run(ctx, m, args)
 	ctx.release()
+	s.finish(req)
 	if m.desc.OneWay {
 		if err != nil {
 			s.opts.logger.Warn("mqrpc: one-way call failed", "method", req.method, "call_id", req.id, "err", err)
 		}
-		return
+		return nil
 	}
 	s.reply(&ctx.reply, msg, req, results, err, ctx.trailer)
+	return nil
+}
+
+// claim takes the request's call id, first in this process's memory, then
+// in the DedupStore when there is one. It reports whether the server is to
+// run the request; when not, err is for the transport (nil: the request is
+// dealt with).
+func (s *Server) claim(msg *Message, req request) (run bool, err error) {
+	if s.dedup.claim(req.id, req.deadline, req.received) != ClaimNew {
+		// This process runs or ran the call: its reply is on its way or
+		// sent.
+		s.stats.Duplicates.Add(1)
+		return false, nil
+	}
+	if s.store == nil {
+		return true, nil
+	}
+	// Not cut short by Stop: a claim that reached the store but whose
+	// answer was lost would leave the call claimed and never run.
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(s.ctx), req.deadline)
+	state, err := s.store.Claim(ctx, req.id, req.deadline)
+	cancel()
+	if err != nil {
+		// Running the call unrecorded could run it twice; the caller
+		// learns why it did not run.
+		s.reply(new(Message), msg, req, nil, Errorf(Unavailable, "dedup store cannot claim call %s: %v", req.id, err), nil)
+		s.dedup.finish(req.id, req.deadline)
+		return false, nil
+	}
+	switch state {
+	case ClaimNew:
+		return true, nil
+	case ClaimDone:
+		s.stats.Duplicates.Add(1)
+		s.dedup.finish(req.id, req.deadline)
+		return false, nil
+	default:
+		// Claimed by a server that is not this one and not finished:
+		// that server died running it (perhaps of this very request) or
+		// runs it still. Either way it must not run here, nor come back.
+		s.stats.DeadLettered.Add(1)
+		s.dedup.finish(req.id, req.deadline)
+		s.opts.logger.Warn("mqrpc: request dead-lettered: its call id is claimed and not finished",
+			"method", req.method, "call_id", req.id, "attempt", msg.Attempt)
+		return false, ErrDeadLetter
+	}
+}
+
+// finish records that the request's handler has returned (or that the
+// request was refused), in this process's memory and in the DedupStore,
+// before the reply is sent: a server that dies between the two leaves a
+// call that ran as done, not as one that may have killed it. The store gets
+// until the call's deadline, even when the server is stopping: an
+// unfinished record would dead-letter a redelivery of a call that did run.
+func (s *Server) finish(req request) {
+	if req.id == "" {
+		return
+	}
+	s.dedup.finish(req.id, req.deadline)
+	if s.store == nil {
+		return
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(s.ctx), req.deadline)
+	defer cancel()
+	if err := s.store.Finish(ctx, req.id, req.deadline); err != nil {
+		s.opts.logger.Warn("mqrpc: dedup store cannot finish call", "method", req.method, "call_id", req.id, "err", err)
+	}
+}
+
+// checkBody refuses a request whose body the transport could not deliver,
+// or that is over the max message size: clients check the size of what they
+// send, but a body may grow on the way (a compressed one inflates) or come
+// from a sender that checks nothing.
+func (s *Server) checkBody(msg *Message, method string) *Error {
+	if msg.Err != nil {
+		return toError(msg.Err)
+	}
+	if len(msg.Body) > s.opts.maxMessageSize {
+		return Errorf(ResourceExhausted, "request to %s is %d bytes, over the limit of %d", method, len(msg.Body), s.opts.maxMessageSize)
+	}
+	return nil
 }
 
 // parse reads the request envelope. The returned request is usable for a
@@ -287,8 +383,13 @@ func (s *Server) parse(msg *Message, now time.Time) (request, *serverMethod, *Er
 	// A request without a deadline (from a plain RocketMQ client that set
 	// no TTL either, which the RocketMQ transport would have turned into
 	// one) gets the default timeout, so that the handler and dedup memory
-	// are bounded.
+	// are bounded. It counts from when the request was sent, so that each
+	// redelivery of it has the same deadline (and the same dedup record)
+	// rather than a later one.
 	req.deadline = now.Add(DefaultTimeout)
+	if !msg.SentAt.IsZero() {
+		req.deadline = msg.SentAt.Add(DefaultTimeout)
+	}
 	if d, ok := p[PropDeadline]; ok {
 		ms, err := strconv.ParseInt(d, 10, 64)
 		if err != nil {

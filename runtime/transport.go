@@ -30,6 +30,18 @@ type Message struct {
 	// zero when they cannot tell; they ignore them on messages handed to
 	// them. Servers and clients report them in CallInfo.
 	SentAt, StoredAt time.Time
+	// Attempt is which delivery of a request this is to a handler: 1 for
+	// the first, 2 for the first redelivery, and so on; 0 when the
+	// transport cannot tell. A transport counts only the redeliveries it
+	// knows of: RocketMQ counts a message handed back by a handler, not one
+	// delivered again because the server died before acknowledging it.
+	Attempt int
+	// Err, on a request a transport delivers, says that its body could
+	// not be delivered as sent: it was flagged compressed and does not
+	// inflate, or inflates past the transport's limit. Body is then
+	// empty, and a server answers Err (a *Error: InvalidArgument,
+	// ResourceExhausted) without running a handler.
+	Err error
 }
 
 // Property names that mqrpc sets on messages. docs/PROTOCOL.md is the
@@ -58,8 +70,10 @@ const (
 const ProtocolVersion = "1"
 
 // Handler consumes one delivered message. It returns nil once the message
-// is dealt with; a non-nil error asks the transport to deliver it again
-// later (the server does this only when it is stopping).
+// is dealt with; ErrDeadLetter asks the transport to move it to its
+// dead-letter queue, never to deliver it again; another non-nil error asks
+// the transport to deliver it again later (the server does this only when
+// it is stopping).
 type Handler func(ctx context.Context, msg *Message) error
 
 // Subscription is a running consumer of a topic.

@@ -104,6 +104,9 @@ func cmdFind(ctx context.Context, e *env, args []string) int {
 	f := describeFound(req, reply, id)
 	if f.Reply != nil {
 		f.Reply.Copies = copies
+	} else if dl := findDeadLetter(ctx, store, req, id, replyUntil); dl != nil {
+		f.DeadLetter = &foundDeadLetter{Topic: dl.Topic, MsgID: dl.MsgID}
+		f.Timeline = append(f.Timeline, event{evDeadLettered, dl.Stored})
 	}
 	if e.output == "json" {
 		e.printJSON(f)
@@ -145,6 +148,23 @@ func findRequest(ctx context.Context, store *rocketmq.Store, topics []string, ke
 	return latest, unread, nil
 }
 
+// findDeadLetter looks for the request of call id in the dead-letter queue
+// of the group that serves its topic, where a server puts a request it
+// refuses to run (its call id was claimed by a server that never finished
+// it) and the broker one handed back too often. A queue that cannot be
+// read counts as empty: the broker creates it with its first message.
+func findDeadLetter(ctx context.Context, store *rocketmq.Store, req *rocketmq.StoredMessage, id string, until time.Time) *rocketmq.StoredMessage {
+	var dl *rocketmq.StoredMessage
+	_ = store.Scan(ctx, rocketmq.DeadLetterTopic(runtime.GroupFor(req.Topic)), req.Stored.Add(-time.Second), until, func(m *rocketmq.StoredMessage) error {
+		if callID(m) == id {
+			dl = m
+			return rocketmq.ErrStopScan
+		}
+		return nil
+	})
+	return dl
+}
+
 // found is a call as find shows it.
 type found struct {
 	CallID    string            `json:"call_id"`
@@ -159,6 +179,9 @@ type found struct {
 	Reply     *foundReply       `json:"reply"`
 	Timeline  []event           `json:"timeline"`
 	Durations *durations        `json:"durations_ms,omitempty"`
+	// DeadLetter is where the request was dead-lettered, when it was
+	// and no reply is stored.
+	DeadLetter *foundDeadLetter `json:"dead_letter,omitempty"`
 }
 
 type foundReply struct {
@@ -169,6 +192,11 @@ type foundReply struct {
 	Trailer map[string]string `json:"trailer,omitempty"`
 	MsgID   string            `json:"msg_id"`
 	Copies  int               `json:"stored_copies"` // how many times the reply is stored
+}
+
+type foundDeadLetter struct {
+	Topic string `json:"topic"`
+	MsgID string `json:"msg_id"`
 }
 
 type event struct {
@@ -183,6 +211,9 @@ const (
 	evReceived  = "picked up by the server"
 	evReplied   = "reply sent by the server"
 	evReplyKept = "reply stored"
+	// The request was moved to its group's dead-letter queue: no server
+	// ran it to the end.
+	evDeadLettered = "request dead-lettered"
 )
 
 // durations are the gaps between the events of a time line, in
@@ -315,7 +346,12 @@ func printFound(e *env, f *found, width int) {
 	for _, line := range sideBySide(requestColumn(f), replyColumn(f), width) {
 		fmt.Fprintf(w, "  %s\n", line)
 	}
-	if f.Reply == nil && !f.OneWay {
+	switch {
+	case f.DeadLetter != nil:
+		fmt.Fprintf(w, "  (dead-lettered: in %s, msg id %s; a server refused to run it because its call id was\n"+
+			"   claimed by a server that never finished it, which may have died of it, or it was handed back too often)\n",
+			f.DeadLetter.Topic, f.DeadLetter.MsgID)
+	case f.Reply == nil && !f.OneWay:
 		fmt.Fprintf(w, "  (no server answered by the deadline, the reply is not stored yet, or the broker does not store replies)\n")
 	}
 
@@ -368,6 +404,8 @@ func requestColumn(f *found) []row {
 func replyColumn(f *found) []row {
 	rows := []row{{"reply", ""}}
 	switch {
+	case f.Reply == nil && f.DeadLetter != nil:
+		return append(rows, row{"status", "none (dead-lettered)"})
 	case f.Reply == nil && f.OneWay:
 		return append(rows, row{"status", "none (one-way call)"})
 	case f.Reply == nil:

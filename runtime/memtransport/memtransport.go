@@ -2,8 +2,11 @@
 // message queue: requests are stored per topic, each consumer group reads
 // them from its own offset, a request sent before any server subscribes is
 // delivered when one does, and a handler that returns an error gets its
-// message delivered again. It is the transport of the examples and tests,
-// and the reference for what runtime/transporttest expects.
+// message delivered again, up to a bound, after which (or at once, when the
+// handler returns runtime.ErrDeadLetter) the message goes to the group's
+// dead-letter list, as in RocketMQ's dead-letter queue. It is the transport
+// of the examples and tests, and the reference for what
+// runtime/transporttest expects.
 package memtransport
 
 import (
@@ -26,17 +29,79 @@ const DefaultRetention = 1 << 20
 // once, as a RocketMQ push consumer's goroutine pool does.
 const DefaultConsumers = 64
 
+// DefaultMaxRedeliveries bounds how many times a message a handler hands
+// back is delivered again before it goes to its group's dead-letter list.
+// It is RocketMQ's default; the RocketMQ transport of mqrpc sets a smaller
+// one for its groups (rocketmq.Config.MaxRedeliveries). It is larger here
+// because this broker delivers a handed-back message again at once, not
+// after a delay, so a server that is stopping can hand it back several
+// times in a moment.
+const DefaultMaxRedeliveries = 16
+
 // Broker holds the topics that its transports share. The zero value is not
 // usable; call NewBroker.
 type Broker struct {
-	mu     sync.Mutex
-	topics map[string]*topic
-	nextID int
+	mu              sync.Mutex
+	topics          map[string]*topic
+	nextID          int
+	maxRedeliveries int
+	dead            map[string][]*runtime.Message // dead letters by group
+}
+
+// BrokerOption configures a Broker.
+type BrokerOption func(*Broker)
+
+// WithMaxRedeliveries sets how many times a message a handler hands back
+// (returns an error for) is delivered again; when it fails once more it
+// goes to the group's dead-letter list. Default DefaultMaxRedeliveries.
+func WithMaxRedeliveries(n int) BrokerOption {
+	return func(b *Broker) { b.maxRedeliveries = n }
 }
 
 // NewBroker returns an empty broker.
-func NewBroker() *Broker {
-	return &Broker{topics: make(map[string]*topic)}
+func NewBroker(opts ...BrokerOption) *Broker {
+	b := &Broker{topics: make(map[string]*topic), maxRedeliveries: DefaultMaxRedeliveries, dead: make(map[string][]*runtime.Message)}
+	for _, o := range opts {
+		o(b)
+	}
+	return b
+}
+
+// DeadLetters returns the messages of group that were dead-lettered: handed
+// back by its handlers more than the broker's max redeliveries, or refused
+// with runtime.ErrDeadLetter. They are never delivered again. Each is the
+// message as last delivered (its Attempt is its last delivery). At most
+// DefaultRetention are kept per group, the oldest dropped first.
+func (b *Broker) DeadLetters(group string) []*runtime.Message {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.dead[group])
+}
+
+// deadLetter puts m into the dead-letter list of g.
+func (b *Broker) deadLetter(g *group, m *runtime.Message) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	dl := append(b.dead[g.name], m)
+	if n := len(dl) - DefaultRetention; n > 0 {
+		dl = slices.Delete(dl, 0, n)
+	}
+	b.dead[g.name] = dl
+}
+
+// redeliver queues m, which a handler handed back, to be delivered again
+// as its next attempt, or dead-letters it when it was delivered again the
+// most times already.
+func (b *Broker) redeliver(g *group, m *runtime.Message) {
+	if m.Attempt > b.maxRedeliveries {
+		b.deadLetter(g, m)
+		return
+	}
+	// A copy: the message delivered before may be in a handler's hands
+	// still, and a topic's stored message is shared by its groups.
+	c := *m
+	c.Attempt++
+	b.requeue(g, &c)
 }
 
 // New returns a transport on a broker of its own, for a client and server
@@ -86,6 +151,7 @@ func (tp *topic) trim() {
 }
 
 type group struct {
+	name  string
 	topic *topic
 	next  int64              // offset of the next message to deliver
 	retry []*runtime.Message // handed back by a handler; delivered first
@@ -151,11 +217,14 @@ func (t *Transport) ListenReplies(h func(*runtime.Message)) error {
 func (t *Transport) Request(ctx context.Context, msg *runtime.Message) error {
 	m := stamped(msg)
 	m.Origin = t
+	m.Attempt = 1
 	return t.publish(ctx, m)
 }
 
 func (t *Transport) Send(ctx context.Context, msg *runtime.Message) error {
-	return t.publish(ctx, stamped(msg))
+	m := stamped(msg)
+	m.Attempt = 1
+	return t.publish(ctx, m)
 }
 
 func (t *Transport) publish(ctx context.Context, m *runtime.Message) error {
@@ -235,7 +304,7 @@ func (t *Transport) Subscribe(topicName, groupName string, h runtime.Handler) (r
 	if g == nil {
 		// A new group starts at the oldest stored message, so requests
 		// sent before the first server are served.
-		g = &group{topic: tp, next: tp.base, wake: make(chan struct{}, 1)}
+		g = &group{name: groupName, topic: tp, next: tp.base, wake: make(chan struct{}, 1)}
 		tp.groups[groupName] = g
 	}
 	s := &subscription{t: t, g: g, h: h, work: make(chan *runtime.Message), stop: make(chan struct{})}
@@ -367,8 +436,12 @@ func (s *subscription) worker(m *runtime.Message) {
 
 func (s *subscription) deliver(m *runtime.Message) {
 	defer s.inflight.Done()
-	if err := s.h(s.ctx, m); err != nil {
-		s.t.broker.requeue(s.g, m)
+	switch err := s.h(s.ctx, m); {
+	case err == nil:
+	case errors.Is(err, runtime.ErrDeadLetter):
+		s.t.broker.deadLetter(s.g, m)
+	default:
+		s.t.broker.redeliver(s.g, m)
 	}
 }
 

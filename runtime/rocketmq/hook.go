@@ -24,7 +24,10 @@ import (
 // This file is the one place that reaches them, by reflection, and checks
 // their shape when a transport is created: if an upgrade of the pinned
 // library moves them, New fails with a clear error instead of losing
-// replies. Everything else in the package uses the exported API.
+// replies. (inflate.go does the same for the pieces that keep the library
+// from inflating compressed bodies, and recover.go for those that restart
+// a server's pulls after a broker restart.) Everything else in the package
+// uses the exported API.
 
 // codePushReply is RocketMQ's PUSH_REPLY_MESSAGE_TO_CLIENT request code: the
 // broker pushes a reply to the requesting client with it.

@@ -84,8 +84,22 @@ func OpenStore(cfg Config) (*Store, error) {
 	if err := c.Assign(s.ReplyTopic(), nil); err != nil {
 		return nil, fmt.Errorf("rocketmq: assign: %w", err)
 	}
+	// A stored body flagged compressed is inflated by the store, with a
+	// limit, not by the library (see inflate.go).
+	lib, err := pullConsumerClient(c)
+	if err == nil {
+		err = lib.defuseBrokerRequests()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rocketmq: rocketmq-client-go is not the version mqrpc was built for: %w", err)
+	}
 	if err := c.Start(); err != nil {
 		return nil, fmt.Errorf("rocketmq: start pull consumer (is the name server at %v up, and the cluster named %q?): %w", cfg.NameServers, cfg.Cluster, err)
+	}
+	if err := lib.defusePullResults(); err != nil {
+		_ = c.Shutdown()
+		_ = lib.closeNameServer()
+		return nil, fmt.Errorf("rocketmq: rocketmq-client-go is not the version mqrpc was built for: %w", err)
 	}
 	if s.adm, err = openAdmin(cfg); err != nil {
 		_ = c.Shutdown()
@@ -231,7 +245,7 @@ func (s *Store) scanQueue(ctx context.Context, q *primitive.MessageQueue, since,
 			if stored.Before(since) || stored.After(until) {
 				continue
 			}
-			if err := fn(storedMessage(m, q)); err != nil {
+			if err := fn(storedMessage(m, q, s.cfg.MaxMessageSize)); err != nil {
 				return err
 			}
 		}
@@ -244,13 +258,14 @@ func queueName(q *primitive.MessageQueue) string {
 	return fmt.Sprintf("%s@%s#%d", q.Topic, q.BrokerName, q.QueueId)
 }
 
-func storedMessage(m *primitive.MessageExt, q *primitive.MessageQueue) *StoredMessage {
+// storedMessage returns m as stored in q, its body inflated up to limit
+// bytes when it was flagged compressed, or else, when it does not inflate
+// within limit, as stored.
+func storedMessage(m *primitive.MessageExt, q *primitive.MessageQueue, limit int) *StoredMessage {
 	props := m.GetProperties()
-	body := m.Body
-	if m.SysFlag&primitive.FlagCompressed != 0 {
-		if out, err := uncompress(body); err == nil {
-			body = out
-		}
+	body, err := deliveredRequestBody(m, limit)
+	if err != nil {
+		body = storedBody(m)
 	}
 	return &StoredMessage{
 		Message: runtime.Message{

@@ -2,6 +2,7 @@ package rocketmq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -48,6 +49,7 @@ func (t *Transport) Subscribe(topic, group string, h runtime.Handler) (runtime.S
 		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
 		consumer.WithConsumeGoroutineNums(t.cfg.ConsumeGoroutines),
 		consumer.WithConsumeMessageBatchMaxSize(1),
+		consumer.WithMaxReconsumeTimes(int32(t.cfg.MaxRedeliveries)),
 	}
 	if t.cfg.AccessKey != "" {
 		opts = append(opts, consumer.WithCredentials(t.credentials()))
@@ -56,7 +58,11 @@ func (t *Transport) Subscribe(topic, group string, h runtime.Handler) (runtime.S
 	if err != nil {
 		return nil, fmt.Errorf("rocketmq: new consumer for %s: %w", topic, err)
 	}
-	s := &subscription{t: t, consumer: c, h: h}
+	queues, err := consumerQueues(c)
+	if err != nil {
+		return nil, fmt.Errorf("rocketmq: rocketmq-client-go is not the version mqrpc was built for: %w", err)
+	}
+	s := &subscription{t: t, consumer: c, h: h, queues: queues}
 	if err := c.Subscribe(topic, consumer.MessageSelector{Type: consumer.TAG, Expression: "*"}, s.consume); err != nil {
 		return nil, fmt.Errorf("rocketmq: subscribe %s: %w", topic, err)
 	}
@@ -163,6 +169,9 @@ type subscription struct {
 	t        *Transport
 	consumer rocketmqConsumer
 	h        runtime.Handler
+	// queues is the library's table of the queues the consumer pulls; see
+	// Transport.expirePulls.
+	queues *sync.Map
 
 	mu       sync.Mutex
 	stopping bool
@@ -191,17 +200,23 @@ func (s *subscription) consume(ctx context.Context, msgs ...*primitive.MessageEx
 	for _, m := range msgs {
 		props := m.GetProperties()
 		deadlineFromTTL(props, m.BornTimestamp)
+		body, bodyErr := deliveredRequestBody(m, s.t.cfg.MaxMessageSize)
 		msg := &runtime.Message{
 			Topic:      m.Topic,
 			Tag:        m.GetTags(),
 			Key:        m.GetKeys(),
 			Properties: props,
-			Body:       deliveredBody(props, m.Body),
+			Body:       deliveredBody(props, body),
+			Err:        bodyErr,
 			Origin:     m,
 			SentAt:     unixMilli(m.BornTimestamp),
 			StoredAt:   unixMilli(m.StoreTimestamp),
+			Attempt:    1 + int(m.ReconsumeTimes),
 		}
-		if err := s.h(ctx, msg); err != nil {
+		switch err := s.h(ctx, msg); {
+		case errors.Is(err, runtime.ErrDeadLetter):
+			return deadLetter(ctx), nil
+		case err != nil:
 			return retryLater(ctx), nil
 		}
 	}
@@ -224,8 +239,30 @@ func deadlineFromTTL(props map[string]string, born int64) {
 	props[runtime.PropDeadline] = strconv.FormatInt(born+ttl, 10)
 }
 
-// retryTopicPrefix names a consumer group's retry topic, as RocketMQ does.
-const retryTopicPrefix = "%RETRY%"
+// retryTopicPrefix and dlqTopicPrefix name a consumer group's retry and
+// dead-letter topics, as RocketMQ does.
+const (
+	retryTopicPrefix = "%RETRY%"
+	dlqTopicPrefix   = "%DLQ%"
+)
+
+// DeadLetterTopic is the topic where the broker keeps the dead letters of
+// group: requests handed back more than Config.MaxRedeliveries times, and
+// those a server refused with runtime.ErrDeadLetter. The broker creates it
+// (one queue, readable and writable) when it moves the group's first
+// message there; a Store reads it like any topic.
+func DeadLetterTopic(group string) string { return dlqTopicPrefix + group }
+
+// deadLetter has the broker move the messages of ctx to the group's
+// dead-letter queue at once: the consumer sends them back with delay level
+// -1, which the broker takes as "to the DLQ" whatever their reconsume
+// count.
+func deadLetter(ctx context.Context) consumer.ConsumeResult {
+	if cc, ok := primitive.GetConcurrentlyCtx(ctx); ok {
+		cc.DelayLevelWhenNextConsume = -1
+	}
+	return consumer.ConsumeRetryLater
+}
 
 // retryLater has the broker deliver the messages of ctx again after 1 s,
 // its shortest delay, rather than after the 10 s it picks by default: a

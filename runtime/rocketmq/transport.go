@@ -14,14 +14,11 @@
 package rocketmq
 
 import (
-	"bytes"
-	"compress/zlib"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"math"
@@ -51,9 +48,27 @@ type Config struct {
 	// ConsumeGoroutines bounds the handler calls each subscription runs at
 	// once. Default 64, the runtime server's default concurrency.
 	ConsumeGoroutines int
+	// MaxRedeliveries bounds how many times the broker delivers again a
+	// request that a server handed back (a server that was stopping);
+	// handed back once more, it goes to the group's dead-letter queue,
+	// %DLQ%<group>. Default 3: a request is handed back only by a server
+	// that stops, and one that four servers in a row could not take is
+	// more likely the cause than the victim. A request the server refuses
+	// with runtime.ErrDeadLetter goes there at once. RocketMQ does not
+	// count a redelivery after a consumer died without acknowledging; a
+	// shared runtime.DedupStore catches those.
+	MaxRedeliveries int
 	// TopicQueues is the number of queues of a request topic the transport
 	// creates. Default 4.
 	TopicQueues int
+	// MaxMessageSize bounds what a message body flagged compressed may
+	// inflate to, in requests a server consumes and replies a client
+	// receives; the transport inflates no further. A request past it
+	// reaches the server refused (runtime.Message.Err), which answers
+	// ResourceExhausted without running a handler; a reply past it fails
+	// its call with ResourceExhausted. Default
+	// runtime.DefaultMaxMessageSize, RocketMQ's default limit on a body.
+	MaxMessageSize int
 	// NoCreateTopics stops Subscribe from creating request topics on the
 	// cluster's brokers; set it where topics are provisioned by operators.
 	NoCreateTopics bool
@@ -88,6 +103,12 @@ func (c *Config) defaults() error {
 	}
 	if c.TopicQueues == 0 {
 		c.TopicQueues = 4
+	}
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = runtime.DefaultMaxMessageSize
+	}
+	if c.MaxRedeliveries == 0 {
+		c.MaxRedeliveries = 3
 	}
 	if c.SendTimeout == 0 {
 		c.SendTimeout = 3 * time.Second
@@ -129,6 +150,10 @@ type Transport struct {
 	// brokerSeen is when each broker was last in the cluster's route.
 	seenMu     sync.Mutex
 	brokerSeen map[string]time.Time
+
+	// watch restarts the pulls of, and re-registers with, a broker that
+	// restarted; see recover.go.
+	watch *brokerWatch
 
 	mu     sync.Mutex
 	subs   map[*subscription]struct{}
@@ -198,17 +223,30 @@ func New(cfg Config) (*Transport, error) {
 	if err == nil {
 		err = t.client.onPushedReply(t.deliverReply)
 	}
+	if err == nil {
+		t.watch, err = t.client.newBrokerWatch()
+	}
+	if err == nil {
+		err = t.client.defuseBrokerRequests()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("rocketmq: rocketmq-client-go is not the version mqrpc was built for: %w", err)
 	}
 	if err := p.Start(); err != nil {
 		return nil, fmt.Errorf("rocketmq: start producer: %w", err)
 	}
+	// The consumers of Subscribe share the producer's client, and so its
+	// pull results' defusing (see inflate.go).
+	if err := t.client.defusePullResults(); err != nil {
+		_ = t.client.shutdown(p.Shutdown)
+		return nil, fmt.Errorf("rocketmq: rocketmq-client-go is not the version mqrpc was built for: %w", err)
+	}
 	if err := t.register(); err != nil {
 		_ = p.Shutdown()
 		return nil, err
 	}
 	go t.keepRegistered()
+	t.startBrokerWatch()
 	return t, nil
 }
 
@@ -330,8 +368,20 @@ func (t *Transport) deliverReply(r pushedReply) {
 	body := r.body
 	if r.sysFlag&primitive.FlagCompressed != 0 {
 		// Java repliers compress large bodies; the flag is also set on
-		// bodies that are not compressed, so keep those as they are.
-		if out, err := uncompress(body); err == nil {
+		// bodies that are not compressed (rocketmq-client-go sets it on
+		// large replies it sends as they are), so keep those as they are.
+		out, err := inflate(body, t.cfg.MaxMessageSize)
+		switch {
+		case errors.Is(err, errInflatesPastLimit):
+			// The call fails as its results could not be taken.
+			body = nil
+			if r.props == nil {
+				r.props = map[string]string{}
+			}
+			r.props[runtime.PropStatus] = strconv.Itoa(int(runtime.ResourceExhausted))
+			r.props[runtime.PropMessage] = fmt.Sprintf("reply body of %d bytes, flagged compressed, inflates to more than %d bytes, the limit",
+				len(r.body), t.cfg.MaxMessageSize)
+		case err == nil:
 			body = out
 		}
 	}
@@ -352,15 +402,6 @@ func unixMilli(ms int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(ms)
-}
-
-func uncompress(b []byte) ([]byte, error) {
-	zr, err := zlib.NewReader(bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	defer zr.Close()
-	return io.ReadAll(zr)
 }
 
 func (t *Transport) Request(ctx context.Context, m *runtime.Message) error {
@@ -606,6 +647,8 @@ func (t *Transport) Close() error {
 		subs = append(subs, s)
 	}
 	t.mu.Unlock()
+	// Before the subscriptions stop: a recovery rebalances their consumers.
+	t.stopBrokerWatch()
 
 	var errs []error
 	for _, s := range subs {

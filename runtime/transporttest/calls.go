@@ -122,8 +122,37 @@ func testOversizeReply(t *testing.T, cfg *Config) {
 	if err != nil {
 		t.Fatalf("request under the server's limit: %v", err)
 	}
-	_, err = e.echo(e.ctx(), "", make([]byte, 2048))
+	// The request is under the limit, its reply over it.
+	_, err = e.echo(runtime.AppendOutgoingMetadata(e.ctx(), "repeat", "3"), "", make([]byte, 600))
 	wantCode(t, err, runtime.ResourceExhausted)
+}
+
+// testOversizeRequestAtServer sends, past any client's check, a request
+// over the server's max message size: the server answers ResourceExhausted
+// and does not run the handler.
+func testOversizeRequestAtServer(t *testing.T, cfg *Config) {
+	e := newEnv(t, cfg, envOptions{server: []runtime.ServerOption{runtime.WithMaxMessageSize(1024)}})
+	raw := newTransport(t, cfg)
+	replies := replySink(t, raw)
+	body, err := codec.Msgpack.Marshal(&echoArgs{B: make([]byte, 2048)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := map[string]string{
+		runtime.PropMethod:   method("Echo"),
+		runtime.PropVersion:  runtime.ProtocolVersion,
+		runtime.PropDeadline: fmt.Sprint(time.Now().Add(cfg.Patience).UnixMilli()),
+	}
+	if err := raw.Request(e.ctx(), rawRequest(e.topic, "oversize-1", body, props)); err != nil {
+		t.Fatalf("Request: %v", err)
+	}
+	reply := receive(t, cfg, replies, "reply to an oversize request")
+	if got := reply.Properties[runtime.PropStatus]; got != fmt.Sprint(uint32(runtime.ResourceExhausted)) {
+		t.Errorf("status = %q, want ResourceExhausted (%d); message %q", got, runtime.ResourceExhausted, reply.Properties[runtime.PropMessage])
+	}
+	if n := e.probe.count("Echo").Load(); n != 0 {
+		t.Errorf("server ran Echo %d times, want none", n)
+	}
 }
 
 // testCallerReturnsAtDeadline checks the server's side of a deadline: the

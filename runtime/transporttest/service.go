@@ -1,7 +1,9 @@
 package transporttest
 
 import (
+	"bytes"
 	"context"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,6 +133,10 @@ func (p *probeServer) Echo(ctx context.Context, s string, b []byte) (string, []b
 		for k, v := range md {
 			runtime.SetTrailer(ctx, "echo-"+k, v)
 		}
+	}
+	// "repeat: n" makes the reply larger than the request.
+	if n, err := strconv.Atoi(runtime.IncomingMetadata(ctx).Get("repeat")); err == nil && n > 1 {
+		b = bytes.Repeat(b, n)
 	}
 	return s, b, nil
 }

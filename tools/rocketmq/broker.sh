@@ -14,6 +14,10 @@
 #                                   (auto-creation puts a topic only on the broker
 #                                   that gets the first send, and a consumer that
 #                                   subscribed earlier sees it only ~30 s later)
+#   broker.sh mqadmin ARGS...       run RocketMQ's mqadmin (exits 0 even when its
+#                                   command fails: read its output); with ACL on,
+#                                   it signs with the keys in
+#                                   $ROCKETMQ_HOME_DIR/conf/tools.yml
 #
 # Progress goes to stderr; `up` and `start-broker` print MQRPC_NAMESRV=... on
 # stdout, so `export "$(tools/rocketmq/broker.sh up)"` works.
@@ -316,8 +320,13 @@ create-topic)
   done
   say "topic $1 (${2:-4} queues) on every running broker"
   ;;
+mqadmin)
+  [[ -f $LIB/.complete ]] || die "no jars in $LIB (use: broker.sh fetch)"
+  mkdir -p "$RUN"
+  admin "$@"
+  ;;
 *)
-  sed -n '2,21s/^# \{0,1\}//p' "$0" >&2
+  sed -n '2,28s/^# \{0,1\}//p' "$0" >&2
   exit 2
   ;;
 esac

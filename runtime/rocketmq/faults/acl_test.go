@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,6 +47,14 @@ func aclCluster(t *testing.T) string {
 	}
 	conf, err := filepath.Abs(filepath.Join("..", "..", "..", "tools", "rocketmq", "acl.conf"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	// mqadmin (broker.sh mqadmin) signs with the keys in conf/tools.yml.
+	if err := os.MkdirAll(filepath.Join(home, "conf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tools := fmt.Sprintf("accessKey: %s\nsecretKey: %s\n", aclAccessKey, aclSecretKey)
+	if err := os.WriteFile(filepath.Join(home, "conf", "tools.yml"), []byte(tools), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("ROCKETMQ_HOME_DIR", home)
@@ -146,4 +155,122 @@ func TestClusterWithAccessControl(t *testing.T) {
 	if err != nil || !slices.Equal(methods, want) {
 		t.Errorf("the store read %v, %v from %s; want %v", methods, err, topic, want)
 	}
+}
+
+// mqadmin runs RocketMQ's mqadmin on the ACL cluster as its super user and
+// fails t unless the output has want: mqadmin exits 0 when its command
+// fails.
+func mqadmin(t *testing.T, want string, args ...string) {
+	t.Helper()
+	script := os.Getenv("MQRPC_BROKER_SCRIPT")
+	if script == "" {
+		script = filepath.Join("..", "..", "..", "tools", "rocketmq", "broker.sh")
+	}
+	out, err := exec.Command(script, append([]string{"mqadmin"}, args...)...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), want) {
+		t.Fatalf("mqadmin %v: %v, want %q in its output:\n%s", args, err, want, out)
+	}
+}
+
+// With access control on, a user the broker knows, signing right, but with
+// no permission to publish to a service's topic is refused at send: a raw
+// send with its keys stores nothing there, and an mqrpc client with
+// them fails at once with Unavailable, its handler never run. The same
+// user publishes to a topic it was given (so the refusal is the topic's
+// permission, not a bad key). This is the broker's defence against
+// messages no client should send, such as bodies crafted to hurt servers.
+func TestPublishWithoutPermissionIsRefused(t *testing.T) {
+	ns := aclCluster(t)
+	super := func() *rocketmq.Transport {
+		tr, err := rocketmq.New(rocketmq.Config{NameServers: []string{ns}, AccessKey: aclAccessKey, SecretKey: aclSecretKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = tr.Close() })
+		return tr
+	}
+	stamp := time.Now().UnixNano()
+	topic := fmt.Sprintf("acl_calc_%d", stamp)
+	open := fmt.Sprintf("acl_open_%d", stamp)
+	calls := &countingCalculator{}
+	srv := runtime.NewServer(super(), runtime.WithServiceTopic(calculator.CalculatorServiceName, topic))
+	if err := calculator.RegisterCalculator(srv, calls); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.GracefulStop)
+	if err := super().CreateTopic(open); err != nil {
+		t.Fatal(err)
+	}
+
+	const user, secret = "caller", "caller-secret"
+	mqadmin(t, "success", "createUser", "-n", ns, "-c", "DefaultCluster", "-u", user, "-p", secret, "-t", "Normal")
+	mqadmin(t, "success", "createAcl", "-n", ns, "-c", "DefaultCluster", "-s", "User:"+user, "-r", "Topic:"+open, "-a", "Pub", "-d", "Allow")
+
+	tr, err := rocketmq.New(rocketmq.Config{NameServers: []string{ns}, AccessKey: user, SecretKey: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Close() })
+	// A raw send: any body, with no mqrpc client in between.
+	send := func(to string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return tr.Send(ctx, &runtime.Message{Topic: to, Tag: "Add", Body: []byte{0x92, 2, 3}})
+	}
+	if err := send(open); err != nil {
+		t.Fatalf("send to %s, which the user may publish to: %v", open, err)
+	}
+	err = send(topic)
+	if err == nil {
+		t.Fatalf("send to the service topic %s by a user without permission succeeded", topic)
+	}
+	if !strings.Contains(err.Error(), "no permission") {
+		t.Fatalf("send to the service topic: %v, want a refusal for want of permission", err)
+	}
+	t.Logf("raw send refused: %v", err)
+
+	c, err := runtime.NewClient(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = calculator.NewCalculatorClient(c, runtime.WithTopic(topic)).Add(ctx, 2, 3)
+	if runtime.CodeOf(err) != runtime.Unavailable || time.Since(start) > 5*time.Second {
+		t.Errorf("mqrpc call by a user without permission: %v after %v, want Unavailable at once", err, time.Since(start))
+	}
+	t.Logf("mqrpc client refused: %v", err)
+
+	store, err := rocketmq.OpenStore(rocketmq.Config{NameServers: []string{ns}, AccessKey: aclAccessKey, SecretKey: aclSecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var stored int
+	err = store.Scan(context.Background(), topic, time.Now().Add(-time.Minute), time.Now(), func(*rocketmq.StoredMessage) error {
+		stored++
+		return nil
+	})
+	if err != nil || stored != 0 {
+		t.Errorf("the service topic holds %d messages (%v), want none", stored, err)
+	}
+	if n := calls.n.Load(); n != 0 {
+		t.Errorf("the server ran %d calls, want none", n)
+	}
+}
+
+// countingCalculator is the example calculator, counting the calls it runs.
+type countingCalculator struct {
+	calculator.Server
+	n atomic.Int64
+}
+
+func (c *countingCalculator) Add(ctx context.Context, a, b int) (int, error) {
+	c.n.Add(1)
+	return c.Server.Add(ctx, a, b)
 }

@@ -1,0 +1,53 @@
+// Command probeserver serves testservice.Probe over RocketMQ until it gets
+// SIGTERM or SIGINT. Tests run it as a process of its own, built without
+// the race detector, so that its memory can be read from the outside as an
+// operator would.
+//
+//	probeserver -namesrv 127.0.0.1:9876 -topic probe_1
+//
+// It prints "serving" once it takes requests.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/mqrpc/mqrpc/internal/testservice"
+	"github.com/mqrpc/mqrpc/runtime"
+	"github.com/mqrpc/mqrpc/runtime/rocketmq"
+)
+
+func main() {
+	namesrv := flag.String("namesrv", os.Getenv("MQRPC_NAMESRV"), "RocketMQ name server `address`")
+	topic := flag.String("topic", runtime.TopicFor(testservice.ProbeServiceName), "request `topic`")
+	flag.Parse()
+	if err := serve(*namesrv, *topic); err != nil {
+		fmt.Fprintln(os.Stderr, "probeserver:", err)
+		os.Exit(1)
+	}
+}
+
+func serve(namesrv, topic string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	tr, err := rocketmq.New(rocketmq.Config{NameServers: []string{namesrv}})
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	srv := runtime.NewServer(tr, runtime.WithServiceTopic(testservice.ProbeServiceName, topic))
+	if err := testservice.RegisterProbe(srv, testservice.Server{}); err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	fmt.Println("serving")
+	<-ctx.Done()
+	srv.GracefulStop()
+	return nil
+}
