@@ -297,6 +297,9 @@ func (c *Client) newRequest(ctx context.Context, cc *clientCall, method string, 
 	props[PropDeadline] = both[n:]
 	putMetadata(props, MetadataPrefix, md)
 	cc.req = Message{Topic: tt.topic, Tag: tt.tag, Key: id, Keys: o.keys, Properties: props, Body: body}
+	if err := c.orderRequest(o, &cc.req, method); err != nil {
+		return deadline, now, err
+	}
 	return deadline, time.Now(), nil
 }
 

@@ -34,6 +34,8 @@ type callOptions struct {
 	topic   string
 	trailer *Metadata
 	keys    []string
+	// orderKey makes the call ordered; see WithOrderKey.
+	orderKey string
 }
 
 // WithTimeout bounds the call to d from its start. When ctx has an earlier
@@ -96,6 +98,7 @@ type serverOptions struct {
 	decodeLimits   codec.Limits
 	topics         map[string]string
 	logger         *slog.Logger
+	ordered        bool // serve ordered calls; see WithOrderedCalls
 }
 
 type clientOptionFunc func(*clientOptions)

@@ -165,6 +165,17 @@ func (s *Server) Start() error {
 			return wrapError(Unavailable, fmt.Errorf("subscribe %s: %w", topic, err))
 		}
 		s.subs = append(s.subs, sub)
+		// The ordered calls to the service come on a topic of their own.
+		if sub, err = s.subscribeOrdered(topic); err != nil {
+			for _, sub := range s.subs {
+				_ = sub.Stop()
+			}
+			s.subs = nil
+			return wrapError(Unavailable, err)
+		}
+		if sub != nil {
+			s.subs = append(s.subs, sub)
+		}
 	}
 	s.started = true
 	return nil
@@ -412,7 +423,7 @@ func (s *Server) parse(msg *Message, now time.Time) (request, *serverMethod, *Er
 	// requests are delivered only after Start has subscribed.
 	if req.method == "" {
 		// Plain RocketMQ clients name the method by topic and tag.
-		req.method = FullMethodName(s.byTopic[msg.Topic], msg.Tag)
+		req.method = FullMethodName(s.serviceOfTopic(msg.Topic), msg.Tag)
 	}
 	m := s.methods[req.method]
 	if m == nil {

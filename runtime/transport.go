@@ -17,7 +17,10 @@ type Message struct {
 	Key string
 	// Keys are the business keys of a request (WithKeys), which the broker
 	// indexes besides Key. Transports that keep no index ignore them.
-	Keys       []string
+	Keys []string
+	// OrderKey is the order key of an ordered call (WithOrderKey), also
+	// in its PropOrderKey property; an OrderedTransport routes by it.
+	OrderKey   string
 	Properties map[string]string
 	Body       []byte
 	// Origin is the transport's own form of a message it delivered, kept

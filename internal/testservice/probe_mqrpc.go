@@ -19,6 +19,7 @@ const (
 	Probe_Items_FullMethodName  = "/testservice.Probe/Items"
 	Probe_Blob_FullMethodName   = "/testservice.Probe/Blob"
 	Probe_Note_FullMethodName   = "/testservice.Probe/Note"
+	Probe_Step_FullMethodName   = "/testservice.Probe/Step"
 )
 
 // ProbeClient calls the Probe service through an mqrpc client.
@@ -81,6 +82,13 @@ func (c *ProbeClient) Blob(ctx context.Context, b []byte) (int, error) {
 func (c *ProbeClient) Note(ctx context.Context, s string) error {
 	in := probeNoteArgs{S: s}
 	return c.client.Send(ctx, Probe_Note_FullMethodName, &in, c.opts...)
+}
+
+// Step records that call seq of client ran, for the ordered-call
+// tests: they send it with key as the order key.
+func (c *ProbeClient) Step(ctx context.Context, key string, client int, seq int) error {
+	in := probeStepArgs{Key: key, Client: client, Seq: seq}
+	return c.client.Invoke(ctx, Probe_Step_FullMethodName, &in, nil, c.opts...)
 }
 
 // RegisterProbe serves impl as the Probe service on s.
@@ -184,6 +192,17 @@ var probeServiceDesc = runtime.ServiceDesc{
 				return nil, impl.(Probe).Note(ctx, in.S)
 			},
 		},
+		{
+			Name:   "Step",
+			Params: []runtime.Field{{Name: "key", Type: "string"}, {Name: "client", Type: "int"}, {Name: "seq", Type: "int"}},
+			NewArgs: func() any {
+				return new(probeStepArgs)
+			},
+			Call: func(ctx context.Context, impl any, args any) (any, error) {
+				in := args.(*probeStepArgs)
+				return nil, impl.(Probe).Step(ctx, in.Key, in.Client, in.Seq)
+			},
+		},
 	},
 }
 
@@ -251,4 +270,12 @@ type probeBlobResults struct {
 type probeNoteArgs struct {
 	_msgpack struct{} `msgpack:",as_array"`
 	S        string
+}
+
+// probeStepArgs are the arguments of Probe.Step.
+type probeStepArgs struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Key      string
+	Client   int
+	Seq      int
 }

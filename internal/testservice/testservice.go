@@ -4,7 +4,12 @@
 // change for the sake of readers.
 package testservice
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+)
 
 //go:generate go run github.com/mqrpc/mqrpc/cmd/mqrpcgen -type Probe
 
@@ -24,6 +29,9 @@ type Probe interface {
 	//
 	//mqrpc:oneway
 	Note(ctx context.Context, s string) error
+	// Step records that call seq of client ran, for the ordered-call
+	// tests: they send it with key as the order key.
+	Step(ctx context.Context, key string, client int, seq int) error
 }
 
 // Node is a tree: a type whose values can nest without end.
@@ -42,7 +50,11 @@ type Item struct {
 }
 
 // Server is a Probe.
-type Server struct{}
+type Server struct {
+	// StepLog, when not nil, gets a line "key client seq pid" for each
+	// Step call, written at once: a log that outlives a killed process.
+	StepLog io.Writer
+}
 
 var _ Probe = Server{}
 
@@ -65,3 +77,11 @@ func (Server) Items(_ context.Context, items []Item) (int, error) { return len(i
 func (Server) Blob(_ context.Context, b []byte) (int, error) { return len(b), nil }
 
 func (Server) Note(context.Context, string) error { return nil }
+
+func (s Server) Step(_ context.Context, key string, client, seq int) error {
+	if s.StepLog == nil {
+		return nil
+	}
+	_, err := fmt.Fprintf(s.StepLog, "%s %d %d %d\n", key, client, seq, os.Getpid())
+	return err
+}

@@ -159,6 +159,7 @@ type group struct {
 	rr    int
 	wake  chan struct{} // signalled when there is something to deliver
 	done  chan struct{} // closed when the dispatcher exits; nil when none runs
+	lanes *lanes        // the order keys of an ordered group (ordered.go); nil for others
 }
 
 func (g *group) signal() {

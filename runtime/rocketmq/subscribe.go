@@ -24,6 +24,11 @@ import (
 // requests sent before the first server started are served (expired ones
 // are skipped by the server).
 func (t *Transport) Subscribe(topic, group string, h runtime.Handler) (runtime.Subscription, error) {
+	return t.subscribe(topic, group, h, false)
+}
+
+// subscribe is Subscribe, or SubscribeOrdered when ordered is set.
+func (t *Transport) subscribe(topic, group string, h runtime.Handler, ordered bool) (runtime.Subscription, error) {
 	if t.isClosed() {
 		return nil, runtime.ErrClosed
 	}
@@ -54,6 +59,9 @@ func (t *Transport) Subscribe(topic, group string, h runtime.Handler) (runtime.S
 	if t.cfg.AccessKey != "" {
 		opts = append(opts, consumer.WithCredentials(t.credentials()))
 	}
+	if ordered {
+		opts = append(opts, orderedConsumerOptions()...)
+	}
 	c, err := consumer.NewPushConsumer(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("rocketmq: new consumer for %s: %w", topic, err)
@@ -63,7 +71,11 @@ func (t *Transport) Subscribe(topic, group string, h runtime.Handler) (runtime.S
 		return nil, fmt.Errorf("rocketmq: rocketmq-client-go is not the version mqrpc was built for: %w", err)
 	}
 	s := &subscription{t: t, consumer: c, h: h, queues: queues}
-	if err := c.Subscribe(topic, consumer.MessageSelector{Type: consumer.TAG, Expression: "*"}, s.consume); err != nil {
+	consume := s.consume
+	if ordered {
+		consume = s.consumeOrderly
+	}
+	if err := c.Subscribe(topic, consumer.MessageSelector{Type: consumer.TAG, Expression: "*"}, consume); err != nil {
 		return nil, fmt.Errorf("rocketmq: subscribe %s: %w", topic, err)
 	}
 	// Start registers the group with the brokers by a heartbeat to one

@@ -205,7 +205,7 @@ func New(cfg Config) (*Transport, error) {
 		producer.WithGroupName(cfg.Group),
 		// Replies to plain RocketMQ requesters go through the broker that
 		// carried their request, which knows the requester; see Reply.
-		producer.WithQueueSelector(replySelector{next: producer.NewRoundRobinQueueSelector()}),
+		producer.WithQueueSelector(replySelector{next: orderSelector{next: producer.NewRoundRobinQueueSelector()}}),
 		// Bodies are sent as they are: compression costs latency, and the
 		// library flags reply bodies compressed without compressing them.
 		producer.WithCompressMsgBodyOverHowmuch(math.MaxInt32),
@@ -549,6 +549,9 @@ func toPrimitive(m *runtime.Message) *primitive.Message {
 		pm.WithKeys(append([]string{m.Key}, m.Keys...))
 	case m.Key != "":
 		pm.WithKeys([]string{m.Key})
+	}
+	if m.OrderKey != "" {
+		pm.WithShardingKey(m.OrderKey) // see orderSelector
 	}
 	return pm
 }

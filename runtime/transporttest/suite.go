@@ -40,6 +40,9 @@ type Config struct {
 	// Patience bounds how long the suite waits for a condition that should
 	// hold soon, such as a message being delivered (default 30 s).
 	Patience time.Duration
+	// OrderedLoad sizes RunOrdered's load test (default 4 clients, 20
+	// keys, 100 calls per key and client).
+	OrderedLoad OrderedLoad
 }
 
 func (c *Config) defaults() {

@@ -3,7 +3,7 @@
 // the race detector, so that its memory can be read from the outside as an
 // operator would.
 //
-//	probeserver -namesrv 127.0.0.1:9876 -topic probe_1
+//	probeserver -namesrv 127.0.0.1:9876 -topic probe_1 [-ordered] [-steplog FILE]
 //
 // It prints "serving" once it takes requests.
 package main
@@ -24,14 +24,16 @@ import (
 func main() {
 	namesrv := flag.String("namesrv", os.Getenv("MQRPC_NAMESRV"), "RocketMQ name server `address`")
 	topic := flag.String("topic", runtime.TopicFor(testservice.ProbeServiceName), "request `topic`")
+	ordered := flag.Bool("ordered", false, "serve ordered calls too (runtime.WithOrderedCalls)")
+	stepLog := flag.String("steplog", "", "append a line for each Step call to `file`")
 	flag.Parse()
-	if err := serve(*namesrv, *topic); err != nil {
+	if err := serve(*namesrv, *topic, *ordered, *stepLog); err != nil {
 		fmt.Fprintln(os.Stderr, "probeserver:", err)
 		os.Exit(1)
 	}
 }
 
-func serve(namesrv, topic string) error {
+func serve(namesrv, topic string, ordered bool, stepLog string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	tr, err := rocketmq.New(rocketmq.Config{NameServers: []string{namesrv}})
@@ -39,8 +41,21 @@ func serve(namesrv, topic string) error {
 		return err
 	}
 	defer tr.Close()
-	srv := runtime.NewServer(tr, runtime.WithServiceTopic(testservice.ProbeServiceName, topic))
-	if err := testservice.RegisterProbe(srv, testservice.Server{}); err != nil {
+	opts := []runtime.ServerOption{runtime.WithServiceTopic(testservice.ProbeServiceName, topic)}
+	if ordered {
+		opts = append(opts, runtime.WithOrderedCalls())
+	}
+	impl := testservice.Server{}
+	if stepLog != "" {
+		f, err := os.OpenFile(stepLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		impl.StepLog = f
+	}
+	srv := runtime.NewServer(tr, opts...)
+	if err := testservice.RegisterProbe(srv, impl); err != nil {
 		return err
 	}
 	if err := srv.Start(); err != nil {

@@ -45,6 +45,9 @@ func IgnoreLibraryGoroutines() []goleak.Option {
 		// block for good on the consumer's closed pull loop; Subscription.Stop
 		// waits for rebalances first, but one may still start in between.
 		goleak.IgnoreAnyFunction(lib + "consumer.(*defaultConsumer).updateProcessQueueTable"),
+		// An orderly consumer's loop over one queue looks at its stop
+		// signal only between two waits for messages, which last up to 5 s.
+		goleak.IgnoreAnyFunction(lib + "consumer.(*pushConsumer).pullMessage.func1"),
 	}
 	for _, f := range []string{"1", "2", "3", "4"} {
 		opts = append(opts, goleak.IgnoreAnyFunction(lib+"internal.(*rmqClient).Start.func1."+f))
