@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -164,6 +165,8 @@ func startProbeServer(t *testing.T, namesrv, topic string) *probeServer {
 		t.Fatalf("go build probeserver: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, "-namesrv", namesrv, "-topic", topic)
+	// A test binary that dies leaves no server behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -201,6 +201,8 @@ type orderedProbe struct {
 func runOrderedProbe(t *testing.T, bin, namesrv, topic, stepLog string) *orderedProbe {
 	t.Helper()
 	cmd := exec.Command(bin, "-namesrv", namesrv, "-topic", topic, "-ordered", "-steplog", stepLog)
+	// A test binary that dies leaves no server behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
