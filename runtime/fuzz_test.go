@@ -220,11 +220,11 @@ func (c *calcServer) Notify(ctx context.Context, _ string) error {
 }
 
 // newCalcServer starts a server for calcDesc on a fake transport.
-func newCalcServer(tb testing.TB) (*Server, *fakeTransport, *calcServer) {
+func newCalcServer(tb testing.TB, opts ...ServerOption) (*Server, *fakeTransport, *calcServer) {
 	tb.Helper()
 	ft := newFakeTransport()
 	impl := &calcServer{}
-	s := NewServer(ft)
+	s := NewServer(ft, opts...)
 	if err := s.RegisterService(&calcDesc, impl); err != nil {
 		tb.Fatal(err)
 	}

@@ -96,6 +96,7 @@ type serverOptions struct {
 	dedupStore     DedupStore
 	codecs         []codec.Codec
 	decodeLimits   codec.Limits
+	panicDetails   bool
 	topics         map[string]string
 	logger         *slog.Logger
 	ordered        bool // serve ordered calls; see WithOrderedCalls
@@ -174,6 +175,14 @@ func WithCodecs(codecs ...codec.Codec) ServerOption {
 	return serverOptionFunc(func(o *serverOptions) { o.codecs = append(o.codecs, codecs...) })
 }
 
+// WithPanicDetails has the server tell a caller the value a handler
+// panicked with, in the Internal error's message. By default the caller
+// gets only the call id, which the server logs with the panic and its
+// stack: a panic's value can hold anything the handler had at hand.
+func WithPanicDetails() ServerOption {
+	return serverOptionFunc(func(o *serverOptions) { o.panicDetails = true })
+}
+
 // WithDecodeLimits bounds what decoding one request body may cost: how
 // deeply its values nest and how much decoding it may allocate per byte of
 // the body (see codec.Limits; zero fields keep the defaults). A body over
@@ -205,7 +214,8 @@ func WithMaxMessageSize(n int) Option {
 }
 
 // WithLogger sets where the client or server logs what it cannot return to
-// a caller, such as dropped replies. The default discards.
+// a caller, such as dropped replies. The default discards, except a
+// handler's panic, which a server without a logger logs to slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return option{
 		client: func(o *clientOptions) { o.logger = l },

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"runtime/debug"
 	"strconv"
@@ -437,14 +438,33 @@ func (s *Server) parse(msg *Message, now time.Time) (request, *serverMethod, *Er
 func (s *Server) run(ctx context.Context, m *serverMethod, args any) (results any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.opts.logger.Error("mqrpc: handler panic", "method", m.info.FullMethod, "panic", r, "stack", string(debug.Stack()))
-			results, err = nil, Errorf(Internal, "handler panic: %v", r)
+			id := ""
+			if ci, ok := CallInfoFromContext(ctx); ok {
+				id = ci.ID
+			}
+			s.panicLogger().Error("mqrpc: handler panic", "method", m.info.FullMethod, "call_id", id, "panic", r, "stack", string(debug.Stack()))
+			// The panic's value may hold anything the handler had at hand;
+			// the caller gets the call id to find it in the server's log.
+			msg := fmt.Sprintf("handler panic in call %s; the server's log has it", id)
+			if s.opts.panicDetails {
+				msg = fmt.Sprintf("handler panic in call %s: %v", id, r)
+			}
+			results, err = nil, Errorf(Internal, "%s", msg)
 		}
 	}()
 	if s.intercept == nil {
 		return m.call(ctx, args)
 	}
 	return s.intercept(ctx, args, &m.info, m.call)
+}
+
+// panicLogger is where a handler panic is logged: the server's logger, or
+// slog.Default() when none was given, so that a panic is never silent.
+func (s *Server) panicLogger() *slog.Logger {
+	if s.opts.logger == discardLogger {
+		return slog.Default()
+	}
+	return s.opts.logger
 }
 
 // reply encodes the reply to msg into out and sends it.
