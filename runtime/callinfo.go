@@ -23,6 +23,9 @@ type CallInfo struct {
 	Method string
 	// Topic is the topic the request travels on.
 	Topic string
+	// System names the messaging system the call travels over ("rocketmq"),
+	// as its transport gives it (NamedTransport); "" when it gives none.
+	System string
 
 	// RequestSent is when the client handed the request to its transport:
 	// taken by the client itself on the client side, and as the transport

@@ -25,6 +25,7 @@ type Client struct {
 
 	idPrefix string
 	nextID   atomic.Uint64
+	system   string // of the transport, for CallInfo
 
 	mu      sync.Mutex
 	pending map[string]chan *Message // by call id; nil value never stored
@@ -54,6 +55,7 @@ func NewClient(t Transport, opts ...ClientOption) (*Client, error) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	c.idPrefix = hex.EncodeToString(b[:]) + "-"
+	c.system = systemOf(t)
 	c.invoke = chainClient(c.opts.interceptors, c.call)
 	c.send = chainClient(c.opts.interceptors, c.sendOneWay)
 	if err := t.ListenReplies(c.onReply); err != nil {
@@ -96,6 +98,7 @@ type clientCall struct {
 func (c *Client) newCall(method string, opts []CallOption) *clientCall {
 	cc := &clientCall{opts: callOptions{codec: codec.Msgpack}}
 	cc.rec.info.Method = method
+	cc.rec.info.System = c.system
 	for _, f := range c.opts.callDefaults {
 		f(&cc.opts)
 	}

@@ -22,6 +22,7 @@ type Server struct {
 	opts      serverOptions
 	codecs    *codec.Registry
 	intercept UnaryServerInterceptor
+	system    string     // of the transport, for CallInfo
 	dedup     *dedup     // the call ids this process took
 	store     DedupStore // shared by the servers of a group; nil without WithDedupStore
 	sem       chan struct{}
@@ -94,6 +95,7 @@ func NewServer(t Transport, opts ...ServerOption) *Server {
 	s.intercept = chainServer(s.opts.interceptors)
 	s.dedup = newDedup(s.opts.dedupSize)
 	s.store = s.opts.dedupStore
+	s.system = systemOf(t)
 	s.sem = make(chan struct{}, max(s.opts.maxConcurrency, 1))
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
@@ -290,6 +292,7 @@ func (s *Server) serve(msg *Message) error {
 		RequestStored:   msg.StoredAt,
 		RequestReceived: now,
 		Attempt:         msg.Attempt,
+		System:          s.system,
 	}}}
 	results, err := s.run(ctx, m, args)
 	ctx.release()

@@ -120,5 +120,21 @@ type Transport interface {
 	Close() error
 }
 
+// A NamedTransport names the messaging system it carries messages over, as
+// OpenTelemetry's messaging.system attribute does: "rocketmq" for the
+// RocketMQ transport. Clients and servers report it in CallInfo.System.
+type NamedTransport interface {
+	Transport
+	System() string
+}
+
+// systemOf is t's name, or "" when it gives none.
+func systemOf(t Transport) string {
+	if n, ok := t.(NamedTransport); ok {
+		return n.System()
+	}
+	return ""
+}
+
 // ErrClosed is returned by transports, clients and servers used after Close.
 var ErrClosed = errors.New("mqrpc: closed")

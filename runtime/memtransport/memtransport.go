@@ -355,6 +355,10 @@ func (b *Broker) requeue(g *group, m *runtime.Message) {
 	g.signal()
 }
 
+// System is "memtransport": no broker of OpenTelemetry's messaging.system
+// list stands behind it.
+func (t *Transport) System() string { return "memtransport" }
+
 func (t *Transport) Close() error {
 	t.mu.Lock()
 	if t.closed {

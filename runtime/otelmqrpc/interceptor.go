@@ -52,7 +52,7 @@ func ClientInterceptor(opts ...Option) runtime.UnaryClientInterceptor {
 		ctx, span := tracer.Start(ctx, name,
 			trace.WithSpanKind(trace.SpanKindClient),
 			trace.WithTimestamp(start),
-			trace.WithAttributes(systemAttr, semconv.RPCMethod(name), messagingAttr))
+			trace.WithAttributes(systemAttr, semconv.RPCMethod(name)))
 		ctx = inject(ctx, c.propagator)
 
 		finished := false
@@ -69,6 +69,9 @@ func ClientInterceptor(opts ...Option) runtime.UnaryClientInterceptor {
 			span.SetAttributes(attrs[2:]...)
 			if ci.ID != "" {
 				span.SetAttributes(semconv.MessagingMessageID(ci.ID), semconv.MessagingDestinationName(ci.Topic))
+			}
+			if ci.System != "" {
+				span.SetAttributes(semconv.MessagingSystemKey.String(ci.System))
 			}
 			replied := !ci.ReplySent.IsZero() && !ci.ReplyReceived.IsZero()
 			if replied {
@@ -113,8 +116,11 @@ func ServerInterceptor(opts ...Option) runtime.UnaryServerInterceptor {
 		name := methodName(info.FullMethod)
 		method := semconv.RPCMethod(name)
 		ci, _ := runtime.CallInfoFromContext(ctx)
-		attrs := []attribute.KeyValue{systemAttr, method, messagingAttr,
+		attrs := []attribute.KeyValue{systemAttr, method,
 			semconv.MessagingMessageID(ci.ID), semconv.MessagingDestinationName(ci.Topic)}
+		if ci.System != "" {
+			attrs = append(attrs, semconv.MessagingSystemKey.String(ci.System))
+		}
 		known := !ci.RequestSent.IsZero() && !ci.RequestReceived.IsZero()
 		if known {
 			attrs = append(attrs, QueueWaitKey.Float64(ci.QueueWait().Seconds()))

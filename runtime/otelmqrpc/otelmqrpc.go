@@ -12,8 +12,8 @@
 // slash ("calculator.Calculator/Add"), with the attributes rpc.system.name
 // ("mqrpc"), rpc.method ("calculator.Calculator/Add"),
 // rpc.response.status_code ("OK", "INVALID_ARGUMENT", ...) and error.type
-// on failures, plus messaging.system ("rocketmq"),
-// messaging.destination.name (the request topic) and messaging.message.id
+// on failures, plus messaging.system (as the transport names itself:
+// "rocketmq", "memtransport"), messaging.destination.name (the request topic) and messaging.message.id
 // (the call id).
 //
 // A call over a queue spends its time in three places, which the
@@ -127,11 +127,8 @@ func (c *config) meter() metric.Meter {
 	return c.mp.Meter(ScopeName, metric.WithSchemaURL(semconv.SchemaURL))
 }
 
-// Constant attributes of every span and measurement.
-var (
-	systemAttr    = semconv.RPCSystemNameKey.String(SystemName)
-	messagingAttr = semconv.MessagingSystemRocketMQ
-)
+// systemAttr is a constant attribute of every span and measurement.
+var systemAttr = semconv.RPCSystemNameKey.String(SystemName)
 
 // statusCodes holds rpc.response.status_code values, the gRPC names of the
 // codes mqrpc shares with gRPC.

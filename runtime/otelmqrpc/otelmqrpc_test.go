@@ -160,7 +160,7 @@ func TestSpansOfACall(t *testing.T) {
 			"rpc.system.name":            "mqrpc",
 			"rpc.method":                 "calculator.Calculator/Add",
 			"rpc.response.status_code":   "OK",
-			"messaging.system":           "rocketmq",
+			"messaging.system":           "memtransport",
 			"messaging.destination.name": "otel_spans",
 		}
 		for k, v := range want {

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"testing"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/mqrpc/mqrpc/runtime/rocketmq"
 	"github.com/mqrpc/mqrpc/runtime/rocketmq/rocketmqtest"
 )
@@ -36,6 +38,11 @@ func TestSpansLinkAcrossRocketMQ(t *testing.T) {
 	wait := checkLinked(t, client, server)
 	if got := attrs(server)["messaging.destination.name"].AsString(); got != topic {
 		t.Errorf("server span messaging.destination.name = %q, want %q", got, topic)
+	}
+	for _, s := range []sdktrace.ReadOnlySpan{client, server} {
+		if got := attrs(s)["messaging.system"].AsString(); got != "rocketmq" {
+			t.Errorf("%s span messaging.system = %q, want rocketmq", s.SpanKind(), got)
+		}
 	}
 	t.Logf("call %v, queue wait %v, handler %v", client.EndTime().Sub(client.StartTime()), wait, server.EndTime().Sub(server.StartTime()))
 }

@@ -350,6 +350,9 @@ func (t *Transport) keepRegistered() {
 // ClientID returns the id brokers route this transport's replies by.
 func (t *Transport) ClientID() string { return t.clientID }
 
+// System is "rocketmq", OpenTelemetry's messaging.system for RocketMQ.
+func (t *Transport) System() string { return "rocketmq" }
+
 func (t *Transport) ListenReplies(h func(*runtime.Message)) error {
 	t.replyMu.Lock()
 	defer t.replyMu.Unlock()
