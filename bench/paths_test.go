@@ -122,7 +122,7 @@ func generatedPath(c *runtime.Client, echoTopic, calcTopic, holdTopic string) *p
 			_, err := held.Echo(ctx, []byte{echo.HoldMark})
 			return err
 		},
-		settled: func() bool { return c.Pending() == 0 },
+		settled: func() bool { return c.Stats().Pending == 0 },
 	}
 }
 

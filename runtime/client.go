@@ -118,15 +118,22 @@ func (c *Client) callFrom(ctx context.Context, method string) *clientCall {
 	return c.newCall(method, nil)
 }
 
-// DroppedReplies counts replies that found no waiting call: late ones after
-// a timeout or cancel, and duplicates.
-func (c *Client) DroppedReplies() uint64 { return c.dropped.Load() }
+// ClientStats describes a client's calls at one moment, for operators: a
+// snapshot, as database/sql's DBStats is.
+type ClientStats struct {
+	// Pending is the number of calls waiting for a reply.
+	Pending int
+	// DroppedReplies counts replies that found no waiting call: late ones
+	// after a timeout or cancel, and duplicates.
+	DroppedReplies uint64
+}
 
-// Pending returns the number of calls waiting for a reply.
-func (c *Client) Pending() int {
+// Stats returns the client's counters as they are now.
+func (c *Client) Stats() ClientStats {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.pending)
+	pending := len(c.pending)
+	c.mu.Unlock()
+	return ClientStats{Pending: pending, DroppedReplies: c.dropped.Load()}
 }
 
 // Close fails every pending call with Canceled and makes later calls fail

@@ -23,7 +23,7 @@ func TestMetadataWithPropertySeparatorsIsRefused(t *testing.T) {
 		if runtime.CodeOf(err) != runtime.InvalidArgument {
 			t.Errorf("metadata %q: got %v, want InvalidArgument before sending", md, err)
 		}
-		if n := c.Pending(); n != 0 {
+		if n := c.Stats().Pending; n != 0 {
 			t.Errorf("metadata %q: %d calls pending", md, n)
 		}
 		_ = tr.Close()

@@ -484,7 +484,7 @@ func TestServeExpiredRequestIsNotRunNorAnswered(t *testing.T) {
 		if n := impl.calls.Load(); n != 0 {
 			t.Errorf("deadline %v: handler ran %d times", deadline, n)
 		}
-		if n := s.Stats().Expired.Load(); n != 1 {
+		if n := s.Stats().Expired; n != 1 {
 			t.Errorf("deadline %v: Stats().Expired = %d, want 1", deadline, n)
 		}
 	}
@@ -498,7 +498,7 @@ func TestServeDuplicateCallRunsOnce(t *testing.T) {
 	if n := impl.calls.Load(); n != 1 {
 		t.Errorf("handler ran %d times, want 1", n)
 	}
-	if n := s.Stats().Duplicates.Load(); n != 1 {
+	if n := s.Stats().Duplicates; n != 1 {
 		t.Errorf("Stats().Duplicates = %d, want 1", n)
 	}
 	if n := len(ft.sent()); n != 1 {
@@ -517,8 +517,8 @@ func TestServeCallIDFallsBackToKey(t *testing.T) {
 	delete(msg.Properties, PropCorrelationID)
 	deliver(t, ft, msg)
 	deliver(t, ft, msg)
-	if n := impl.calls.Load(); n != 1 || s.Stats().Duplicates.Load() != 1 {
-		t.Errorf("handler ran %d times, %d duplicates; want dedup by message key", n, s.Stats().Duplicates.Load())
+	if n := impl.calls.Load(); n != 1 || s.Stats().Duplicates != 1 {
+		t.Errorf("handler ran %d times, %d duplicates; want dedup by message key", n, s.Stats().Duplicates)
 	}
 }
 
@@ -662,7 +662,7 @@ func FuzzServeRequest(f *testing.F) {
 		}
 		if len(sent) == 0 {
 			// Only an expired request or a one-way call goes unanswered.
-			if s.Stats().Expired.Load() != 1 && impl.notified.Load() != 1 {
+			if s.Stats().Expired != 1 && impl.notified.Load() != 1 {
 				t.Fatalf("no reply, yet the request neither expired nor was one-way (props %q)", props)
 			}
 			return
@@ -685,7 +685,7 @@ func FuzzServeRequest(f *testing.F) {
 		if got := reply.Properties[PropCorrelationID]; got != wantID {
 			t.Fatalf("reply %s = %q, want %q", PropCorrelationID, got, wantID)
 		}
-		if s.Stats().Expired.Load() != 0 {
+		if s.Stats().Expired != 0 {
 			t.Fatalf("server answered a request it counted as expired")
 		}
 		if !ok || st == "0" {

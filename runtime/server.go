@@ -41,7 +41,7 @@ type Server struct {
 	stopped  bool
 	done     chan struct{}
 
-	stats ServerStats
+	stats serverCounters
 
 	// received is the last mqrpc-received value formatted: the replies
 	// of one millisecond share it, so that the property costs no
@@ -49,14 +49,20 @@ type Server struct {
 	received atomic.Pointer[unixMilliText]
 }
 
-// ServerStats counts requests a server did not run, for operators.
+// ServerStats counts requests a server did not run, for operators: a
+// snapshot, as database/sql's DBStats is.
 type ServerStats struct {
-	Expired    atomic.Uint64 // deadline had passed when the request was taken
-	Duplicates atomic.Uint64 // call id already taken while its deadline lives
+	Expired    uint64 // deadline had passed when the request was taken
+	Duplicates uint64 // call id already taken while its deadline lives
 	// DeadLettered counts requests handed to the transport's dead-letter
 	// queue: their call id was claimed in the DedupStore and never
 	// finished.
-	DeadLettered atomic.Uint64
+	DeadLettered uint64
+}
+
+// serverCounters are the live counters behind ServerStats.
+type serverCounters struct {
+	expired, duplicates, deadLettered atomic.Uint64
 }
 
 type serverMethod struct {
@@ -101,8 +107,14 @@ func NewServer(t Transport, opts ...ServerOption) *Server {
 	return s
 }
 
-// Stats returns the server's counters.
-func (s *Server) Stats() *ServerStats { return &s.stats }
+// Stats returns the server's counters as they are now.
+func (s *Server) Stats() ServerStats {
+	return ServerStats{
+		Expired:      s.stats.expired.Load(),
+		Duplicates:   s.stats.duplicates.Load(),
+		DeadLettered: s.stats.deadLettered.Load(),
+	}
+}
 
 // RegisterService serves impl as the service desc describes. It is called by
 // generated Register functions, before Start or Serve.
@@ -264,7 +276,7 @@ func (s *Server) serve(msg *Message) error {
 		perr = s.checkBody(msg, req.method)
 	}
 	if !now.Before(req.deadline) {
-		s.stats.Expired.Add(1)
+		s.stats.expired.Add(1)
 		return nil // the caller has given up; do not run it
 	}
 	if req.id != "" {
@@ -315,7 +327,7 @@ func (s *Server) claim(msg *Message, req request) (run bool, err error) {
 	if s.dedup.claim(req.id, req.deadline, req.received) != ClaimNew {
 		// This process runs or ran the call: its reply is on its way or
 		// sent.
-		s.stats.Duplicates.Add(1)
+		s.stats.duplicates.Add(1)
 		return false, nil
 	}
 	if s.store == nil {
@@ -337,14 +349,14 @@ func (s *Server) claim(msg *Message, req request) (run bool, err error) {
 	case ClaimNew:
 		return true, nil
 	case ClaimDone:
-		s.stats.Duplicates.Add(1)
+		s.stats.duplicates.Add(1)
 		s.dedup.finish(req.id, req.deadline)
 		return false, nil
 	default:
 		// Claimed by a server that is not this one and not finished:
 		// that server died running it (perhaps of this very request) or
 		// runs it still. Either way it must not run here, nor come back.
-		s.stats.DeadLettered.Add(1)
+		s.stats.deadLettered.Add(1)
 		s.dedup.finish(req.id, req.deadline)
 		s.opts.logger.Warn("mqrpc: request dead-lettered: its call id is claimed and not finished",
 			"method", req.method, "call_id", req.id, "attempt", msg.Attempt)

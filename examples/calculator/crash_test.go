@@ -87,7 +87,7 @@ func serveRecording(topic string) error {
 	for range time.Tick(100 * time.Millisecond) {
 		st := srv.Stats()
 		line := fmt.Sprintf("stats duplicates=%d dead_lettered=%d expired=%d",
-			st.Duplicates.Load(), st.DeadLettered.Load(), st.Expired.Load())
+			st.Duplicates, st.DeadLettered, st.Expired)
 		if line != last {
 			fmt.Println(line)
 			last = line
@@ -291,7 +291,7 @@ func crashUnderLoad(t *testing.T, ns string, shared bool, env []string) {
 	for _, err := range failed {
 		t.Errorf("call failed with other than DeadlineExceeded: %v", err)
 	}
-	if n := client.Pending(); n != 0 {
+	if n := client.Stats().Pending; n != 0 {
 		t.Errorf("client has %d calls pending", n)
 	}
 	if shared && twice != 0 {

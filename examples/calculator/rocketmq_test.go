@@ -168,7 +168,7 @@ func serveForTest(topic string) error {
 	fmt.Println("ready")
 	var reported uint64
 	for range time.Tick(20 * time.Millisecond) {
-		if n := srv.Stats().Expired.Load(); n != reported {
+		if n := srv.Stats().Expired; n != reported {
 			reported = n
 			fmt.Printf("expired %d\n", n)
 		}
@@ -383,7 +383,7 @@ func TestManyClientsManyCalls(t *testing.T) {
 			}()
 		}
 		t.Cleanup(func() {
-			if n := client.Pending(); n != 0 {
+			if n := client.Stats().Pending; n != 0 {
 				t.Errorf("client %d has %d calls pending", c, n)
 			}
 		})

@@ -123,7 +123,7 @@ func TestTwoInstancesRunEachCallOnce(t *testing.T) {
 			seen := func() uint64 {
 				n := uint64(0)
 				for _, s := range []*runtime.Server{s1, s2} {
-					n += s.Stats().Duplicates.Load() + s.Stats().DeadLettered.Load()
+					n += s.Stats().Duplicates + s.Stats().DeadLettered
 				}
 				return n
 			}

@@ -215,7 +215,7 @@ func testNoReplyDeadline(t *testing.T, cfg *Config) {
 		if late < 0 || late > cfg.Slack {
 			t.Errorf("%s: call with no reply returned %v after its deadline, want within [0, %v]", how, late, cfg.Slack)
 		}
-		if n := e.client.Pending(); n != 0 {
+		if n := e.client.Stats().Pending; n != 0 {
 			t.Errorf("%s: %d calls still pending after the deadline", how, n)
 		}
 	}
@@ -293,7 +293,7 @@ func testExpiredRequestNotRun(t *testing.T, cfg *Config) {
 		t.Errorf("call with no server returned %v after its deadline, want within [0, %v]", late, cfg.Slack)
 	}
 	e.start(e.server)
-	eventually(t, cfg, "the server sees the expired request", func() bool { return e.server.Stats().Expired.Load() == 1 })
+	eventually(t, cfg, "the server sees the expired request", func() bool { return e.server.Stats().Expired == 1 })
 	if n := e.probe.count("Block").Load(); n != 0 {
 		t.Errorf("handler ran %d times for a request whose deadline had passed", n)
 	}
@@ -320,8 +320,8 @@ func testCancel(t *testing.T, cfg *Config) {
 		t.Errorf("cancelled call returned after %v", d)
 	}
 	close(b.release) // the handler now replies to a caller who has gone
-	eventually(t, cfg, "the late reply is dropped", func() bool { return e.client.DroppedReplies() == 1 })
-	if n := e.client.Pending(); n != 0 {
+	eventually(t, cfg, "the late reply is dropped", func() bool { return e.client.Stats().DroppedReplies == 1 })
+	if n := e.client.Stats().Pending; n != 0 {
 		t.Errorf("%d calls still pending", n)
 	}
 }
@@ -363,7 +363,7 @@ func testDuplicateDelivery(t *testing.T, cfg *Config) {
 			t.Fatalf("Echo: %v", err)
 		}
 	}
-	eventually(t, cfg, "every duplicate is seen", func() bool { return e.server.Stats().Duplicates.Load() == 5 })
+	eventually(t, cfg, "every duplicate is seen", func() bool { return e.server.Stats().Duplicates == 5 })
 	if n := e.probe.count("Echo").Load(); n != 5 {
 		t.Errorf("handler ran %d times for 5 calls delivered twice each", n)
 	}
@@ -395,7 +395,7 @@ func testFirstReplyWins(t *testing.T, cfg *Config) {
 	if out.S != "first" {
 		t.Errorf("got reply %q, want first", out.S)
 	}
-	eventually(t, cfg, "the second reply is dropped", func() bool { return c.DroppedReplies() == 1 })
+	eventually(t, cfg, "the second reply is dropped", func() bool { return c.Stats().DroppedReplies == 1 })
 }
 
 func testConcurrentCalls(t *testing.T, cfg *Config) {
@@ -426,7 +426,7 @@ func testConcurrentCalls(t *testing.T, cfg *Config) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if n := e.client.Pending(); n != 0 {
+	if n := e.client.Stats().Pending; n != 0 {
 		t.Errorf("%d calls still pending after all returned", n)
 	}
 }

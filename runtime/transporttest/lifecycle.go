@@ -76,7 +76,7 @@ func testOneWay(t *testing.T, cfg *Config) {
 	if got := receive(t, cfg, e.probe.notified, "one-way call"); got != "ping" {
 		t.Errorf("handler got %q, want ping", got)
 	}
-	if n := e.client.Pending(); n != 0 {
+	if n := e.client.Stats().Pending; n != 0 {
 		t.Errorf("a one-way call left %d calls pending", n)
 	}
 }
@@ -120,7 +120,7 @@ func testClientClose(t *testing.T, cfg *Config) {
 		_, err := e.echo(e.ctx(), "never answered", nil)
 		errc <- err
 	}()
-	eventually(t, cfg, "the call is pending", func() bool { return e.client.Pending() == 1 })
+	eventually(t, cfg, "the call is pending", func() bool { return e.client.Stats().Pending == 1 })
 	if err := e.client.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
