@@ -24,9 +24,6 @@ import (
 	"github.com/mqrpc/mqrpc/internal/model"
 )
 
-// version is recorded in the header of every generated file.
-const version = "v0.1.0"
-
 const usage = `Usage: mqrpcgen -type T[,T...] [-output FILE] [-tags TAGS] [DIR]
 
 mqrpcgen writes an mqrpc client and server for each Go interface named by
@@ -178,7 +175,7 @@ func generate(o options, wd string) ([]outFile, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	f.Generator = "mqrpcgen " + version + " (mqrpcgen " + strings.Join(o.args, " ") + ")"
+	f.Generator = "mqrpcgen " + gen.Version + " (mqrpcgen " + strings.Join(o.args, " ") + ")"
 	if o.output != "" {
 		src, err := gen.Generate(f)
 		if err != nil {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/mqrpc/mqrpc/internal/gen"
+
 	"bytes"
 	"os"
 	"os/exec"
@@ -43,7 +45,7 @@ func TestProtoc(t *testing.T) {
 
 	t.Run("version", func(t *testing.T) {
 		out, err := exec.Command(filepath.Join(bin, "protoc-gen-mqrpc"), "--version").Output()
-		if err != nil || string(out) != "protoc-gen-mqrpc "+version+"\n" {
+		if err != nil || string(out) != "protoc-gen-mqrpc "+gen.Version+"\n" {
 			t.Errorf("--version: %q, %v", out, err)
 		}
 	})

@@ -29,9 +29,6 @@ import (
 	"github.com/mqrpc/mqrpc/internal/protofront"
 )
 
-// version is recorded in the header of every generated file.
-const version = "v0.1.0"
-
 const usage = `Usage: protoc --mqrpc_out=DIR [--mqrpc_opt=PARAM,...] FILE.proto...
 
 protoc-gen-mqrpc is a protoc plugin: protoc runs it, it is not run by hand.
@@ -55,7 +52,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "--version", "-version":
-			fmt.Fprintln(stdout, "protoc-gen-mqrpc", version)
+			fmt.Fprintln(stdout, "protoc-gen-mqrpc", gen.Version)
 			return 0
 		case "-h", "-help", "--help":
 			fmt.Fprint(stdout, usage)
@@ -124,8 +121,8 @@ func generateFiles(plugin *protogen.Plugin) error {
 			}
 			return err
 		}
-		// One header form for both front ends: "mqrpcgen <version> (<how>)".
-		mf.Generator = "mqrpcgen " + version + " (protoc-gen-mqrpc from " + f.Desc.Path() + ")"
+		mf.Generator = "protoc-gen-mqrpc " + gen.Version
+		mf.Source = f.Desc.Path()
 		mf.Taken = append(mf.Taken, declared[f.GoImportPath]...)
 		src, err := gen.Generate(mf)
 		if err != nil {

@@ -8,16 +8,16 @@ import (
 	"strings"
 
 	"golang.org/x/tools/go/packages"
+
+	"github.com/mqrpc/mqrpc/internal/model"
 )
 
-// Doc comment lines that direct the generator. Written "//mqrpc:oneway",
-// go/ast treats them as directives and leaves them out of the doc text
-// that is carried over into generated code.
+// Doc comment lines that direct the generator (see model). Written
+// "//mqrpc:oneway", go/ast treats them as directives and leaves them out
+// of the doc text that is carried over into generated code.
 const (
-	// oneWayDirective makes an error-only method fire-and-forget.
-	oneWayDirective = "mqrpc:oneway"
-	// idempotentDirective marks a method safe to repeat (replay).
-	idempotentDirective = "mqrpc:idempotent"
+	oneWayDirective     = model.OneWayDirective
+	idempotentDirective = model.IdempotentDirective
 )
 
 // methodDirectives are the directives found in a method's doc comment.

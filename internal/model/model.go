@@ -17,6 +17,9 @@ type File struct {
 	// Generator is what the header says made the file:
 	// "mqrpcgen v0.1.0 (mqrpcgen -type Calculator)".
 	Generator string
+	// Source is the .proto file the services come from, for the header's
+	// "source:" line; empty for Go interfaces.
+	Source string
 	// Services in the order they are written.
 	Services []*Service
 	// Taken lists identifiers already declared at package scope (outside
@@ -197,3 +200,15 @@ func (es Errors) Error() string {
 	}
 	return s
 }
+
+// Doc comment lines that direct the generators, in Go interfaces (written
+// "//mqrpc:oneway", so that go/ast leaves them out of the doc text) and in
+// .proto comments.
+const (
+	// OneWayDirective makes a method that returns only an error (or
+	// google.protobuf.Empty) fire-and-forget.
+	OneWayDirective = "mqrpc:oneway"
+	// IdempotentDirective marks a Go method safe to repeat (replay); a
+	// .proto method says so with its idempotency_level option.
+	IdempotentDirective = "mqrpc:idempotent"
+)

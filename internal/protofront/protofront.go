@@ -17,10 +17,9 @@ import (
 	"github.com/mqrpc/mqrpc/internal/model"
 )
 
-// oneWayDirective is the comment line that makes a method fire-and-forget,
-// as in the Go front end. Only a method returning google.protobuf.Empty
-// may carry it: no reply comes back to fill any other response.
-const oneWayDirective = "mqrpc:oneway"
+// oneWayDirective is the comment line that makes a method fire-and-forget
+// (model.OneWayDirective); it is not carried into generated doc comments.
+const oneWayDirective = model.OneWayDirective
 
 const emptyFullName = "google.protobuf.Empty"
 
@@ -184,6 +183,9 @@ func docText(c protogen.Comments) string {
 	var lines []string
 	for l := range strings.SplitSeq(strings.TrimSuffix(string(c), "\n"), "\n") {
 		l = strings.TrimRight(strings.TrimPrefix(l, " "), " \t\r")
+		if strings.TrimSpace(l) == oneWayDirective {
+			continue // a direction to the generator, as in Go doc comments
+		}
 		if l == "" && (len(lines) == 0 || lines[len(lines)-1] == "") {
 			continue
 		}

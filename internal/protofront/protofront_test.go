@@ -214,7 +214,7 @@ func TestCommentsAndOneWayFromSourceInfo(t *testing.T) {
 		t.Errorf("service doc %q, want %q", svc.Doc, want)
 	}
 	m := svc.Methods[0]
-	if m.Name != "PostNote" || m.WireName != "post_note" || !m.OneWay || m.Doc != "PostNote files a note.\n\nmqrpc:oneway\n" || m.Pos.Line != 7 {
+	if m.Name != "PostNote" || m.WireName != "post_note" || !m.OneWay || m.Doc != "PostNote files a note.\n" || m.Pos.Line != 7 {
 		t.Errorf("method %+v", m)
 	}
 	if got := m.Results[0].Type.Elem; got.ImportPath != "google.golang.org/protobuf/types/known/emptypb" || got.PkgName != "emptypb" || got.Name != "Empty" {

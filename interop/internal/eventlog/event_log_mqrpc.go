@@ -8,6 +8,10 @@ import (
 	"github.com/mqrpc/mqrpc/runtime"
 )
 
+// This is a compile-time assertion that this generated file is compatible
+// with the version of the runtime package it is compiled against.
+const _ = runtime.SupportPackageIsVersion1
+
 // EventLogServiceName is the fully qualified name of the EventLog service.
 const EventLogServiceName = "eventlog.EventLog"
 

@@ -8,6 +8,10 @@ import (
 	runtime1 "github.com/mqrpc/mqrpc/runtime"
 )
 
+// This is a compile-time assertion that this generated file is compatible
+// with the version of the runtime package it is compiled against.
+const _ = runtime1.SupportPackageIsVersion1
+
 // ClashServiceName is the fully qualified name of the Clash service.
 const ClashServiceName = "clash.Clash"
 

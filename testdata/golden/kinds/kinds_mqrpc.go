@@ -10,6 +10,10 @@ import (
 	"github.com/mqrpc/mqrpc/testdata/golden/shared"
 )
 
+// This is a compile-time assertion that this generated file is compatible
+// with the version of the runtime package it is compiled against.
+const _ = runtime.SupportPackageIsVersion1
+
 // KindsServiceName is the fully qualified name of the Kinds service.
 const KindsServiceName = "kinds.Kinds"
 

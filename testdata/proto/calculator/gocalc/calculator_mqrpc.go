@@ -9,6 +9,10 @@ import (
 	calculatorpb "github.com/mqrpc/mqrpc/testdata/proto/calculator"
 )
 
+// This is a compile-time assertion that this generated file is compatible
+// with the version of the runtime package it is compiled against.
+const _ = runtime.SupportPackageIsVersion1
+
 // CalculatorServiceName is the fully qualified name of the Calculator service.
 const CalculatorServiceName = "calculator.Calculator"
 

@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -252,5 +253,29 @@ func TestBothServersDescribeTheSameService(t *testing.T) {
 		"calculator.Series -> calculator.Summary",
 	}) {
 		t.Errorf("messages %q", got)
+	}
+}
+
+// adderOnly implements only Add; the embedded UnimplementedCalculator
+// answers the rest, so that it compiles however many methods the service
+// gains.
+type adderOnly struct {
+	calculatorpb.UnimplementedCalculator
+}
+
+func (adderOnly) Add(_ context.Context, req *calculatorpb.Operands) (*calculatorpb.Result, error) {
+	return &calculatorpb.Result{R: req.GetA() + req.GetB()}, nil
+}
+
+func TestUnimplementedMethodsAnswerUnimplemented(t *testing.T) {
+	client := goldentest.Serve(t, func(s *runtime.Server) error { return calculatorpb.RegisterCalculator(s, adderOnly{}) })
+	calc := calculatorpb.NewCalculatorClient(client)
+	ctx := prototest.Ctx(t)
+	if r, err := calc.Add(ctx, &calculatorpb.Operands{A: 2, B: 3}); err != nil || r.GetR() != 5 {
+		t.Fatalf("Add = %v, %v", r, err)
+	}
+	_, err := calc.Div(ctx, &calculatorpb.Operands{A: 7, B: 2})
+	if runtime.CodeOf(err) != runtime.Unimplemented || !strings.Contains(err.Error(), "method Div of calculator.Calculator is not implemented") {
+		t.Errorf("Div = %v, want unimplemented naming the method", err)
 	}
 }
