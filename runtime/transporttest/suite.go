@@ -57,52 +57,72 @@ func (c *Config) defaults() {
 	}
 }
 
-// Run runs the whole suite as subtests of t, in parallel with each other.
+// suiteTest is one test of the suite.
+type suiteTest struct {
+	name string
+	fn   func(*testing.T, *Config)
+}
+
+// timingTests hold calls to bounds of a few hundred milliseconds: a
+// deadline, a cancel, a refusal at once. They run in parallel with each
+// other but apart from the rest of the suite, whose thousands of
+// concurrent calls would otherwise share the machine with them.
+var timingTests = []suiteTest{
+	{"CallerReturnsAtDeadline", testCallerReturnsAtDeadline},
+	{"CallerReturnsAtDeadlineWhenNoReplyComes", testNoReplyDeadline},
+	{"CallerReturnsAtDeadlineAfterASlowSend", testSlowSendDeadline},
+	{"HandlerGetsCallerDeadline", testHandlerGetsDeadline},
+	{"CancelReturnsAtOnceAndLateReplyIsDropped", testCancel},
+	{"MaxPendingRefusesCallsAtOnce", testMaxPending},
+}
+
+// otherTests are the rest of the suite, the load tests among them.
+var otherTests = []suiteTest{
+	{"MessageRoundTripsExactly", testMessageRoundTrip},
+	{"ReplyReachesItsOwnClient", testReplyReachesItsOwnClient},
+	{"SendIsDelivered", testSendIsDelivered},
+	{"RequestBeforeSubscribeIsDelivered", testRequestBeforeSubscribe},
+	{"GroupMembersShareMessages", testGroupShares},
+	{"HandlerErrorRedelivers", testHandlerErrorRedelivers},
+	{"RedeliveryCountsAttempts", testRedeliveryCountsAttempts},
+	{"DeadLetterIsNotDeliveredAgain", testDeadLetterIsNotDeliveredAgain},
+	{"MessagesCarryTimes", testMessagesCarryTimes},
+	{"CallSucceeds", testCallSucceeds},
+	{"HandlerErrorsMapToCodes", testHandlerErrors},
+	{"PanicIsInternalAndServerKeepsServing", testPanic},
+	{"UnknownMethodIsUnimplemented", testUnknownMethod},
+	{"UndecodableBodyIsInvalidArgument", testUndecodableBody},
+	{"OversizeRequestFailsBeforeSend", testOversizeRequest},
+	{"OversizeReplyIsResourceExhausted", testOversizeReply},
+	{"OversizeRequestIsRefusedByServer", testOversizeRequestAtServer},
+	{"ExpiredRequestIsNotRun", testExpiredRequestNotRun},
+	{"CallSentBeforeServerStartsSucceeds", testCallBeforeServer},
+	{"DuplicateDeliveryRunsOnce", testDuplicateDelivery},
+	{"FirstReplyWins", testFirstReplyWins},
+	{"ConcurrentCallsGetTheirOwnAnswers", testConcurrentCalls},
+	{"MetadataTravelsBothWays", testMetadata},
+	{"InterceptorsRunInOrder", testInterceptors},
+	{"OneWayCallIsDelivered", testOneWay},
+	{"GracefulStopFinishesInFlightCalls", testGracefulStop},
+	{"MaxConcurrencyBoundsRunningHandlers", testMaxConcurrency},
+	{"ClientCloseFailsPendingCalls", testClientClose},
+}
+
+// Run runs the whole suite as subtests of t: first the timing tests, in
+// parallel with each other, then the rest, in parallel with each other.
 func Run(t *testing.T, cfg Config) {
 	cfg.defaults()
-	tests := []struct {
-		name string
-		fn   func(*testing.T, *Config)
-	}{
-		{"MessageRoundTripsExactly", testMessageRoundTrip},
-		{"ReplyReachesItsOwnClient", testReplyReachesItsOwnClient},
-		{"SendIsDelivered", testSendIsDelivered},
-		{"RequestBeforeSubscribeIsDelivered", testRequestBeforeSubscribe},
-		{"GroupMembersShareMessages", testGroupShares},
-		{"HandlerErrorRedelivers", testHandlerErrorRedelivers},
-		{"RedeliveryCountsAttempts", testRedeliveryCountsAttempts},
-		{"DeadLetterIsNotDeliveredAgain", testDeadLetterIsNotDeliveredAgain},
-		{"MessagesCarryTimes", testMessagesCarryTimes},
-		{"CallSucceeds", testCallSucceeds},
-		{"HandlerErrorsMapToCodes", testHandlerErrors},
-		{"PanicIsInternalAndServerKeepsServing", testPanic},
-		{"UnknownMethodIsUnimplemented", testUnknownMethod},
-		{"UndecodableBodyIsInvalidArgument", testUndecodableBody},
-		{"OversizeRequestFailsBeforeSend", testOversizeRequest},
-		{"OversizeReplyIsResourceExhausted", testOversizeReply},
-		{"OversizeRequestIsRefusedByServer", testOversizeRequestAtServer},
-		{"CallerReturnsAtDeadline", testCallerReturnsAtDeadline},
-		{"CallerReturnsAtDeadlineWhenNoReplyComes", testNoReplyDeadline},
-		{"CallerReturnsAtDeadlineAfterASlowSend", testSlowSendDeadline},
-		{"HandlerGetsCallerDeadline", testHandlerGetsDeadline},
-		{"ExpiredRequestIsNotRun", testExpiredRequestNotRun},
-		{"CancelReturnsAtOnceAndLateReplyIsDropped", testCancel},
-		{"CallSentBeforeServerStartsSucceeds", testCallBeforeServer},
-		{"DuplicateDeliveryRunsOnce", testDuplicateDelivery},
-		{"FirstReplyWins", testFirstReplyWins},
-		{"ConcurrentCallsGetTheirOwnAnswers", testConcurrentCalls},
-		{"MetadataTravelsBothWays", testMetadata},
-		{"InterceptorsRunInOrder", testInterceptors},
-		{"OneWayCallIsDelivered", testOneWay},
-		{"GracefulStopFinishesInFlightCalls", testGracefulStop},
-		{"MaxConcurrencyBoundsRunningHandlers", testMaxConcurrency},
-		{"MaxPendingRefusesCallsAtOnce", testMaxPending},
-		{"ClientCloseFailsPendingCalls", testClientClose},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.fn(t, &cfg)
+	for _, group := range []struct {
+		name  string
+		tests []suiteTest
+	}{{"Timing", timingTests}, {"Behaviour", otherTests}} {
+		t.Run(group.name, func(t *testing.T) {
+			for _, tc := range group.tests {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					tc.fn(t, &cfg)
+				})
+			}
 		})
 	}
 }
