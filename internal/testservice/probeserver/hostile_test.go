@@ -151,12 +151,19 @@ func replyCode(t *testing.T, reply *runtime.Message) runtime.Code {
 
 // probeServer is a probeserver process.
 type probeServer struct {
-	cmd *exec.Cmd
+	cmd    *exec.Cmd
+	exited chan struct{}
 }
 
-// startProbeServer builds probeserver without the race detector, runs it
-// on topic, and waits until it serves. It is stopped when the test ends.
+// startProbeServer builds probeserver and runs it on topic.
 func startProbeServer(t *testing.T, namesrv, topic string) *probeServer {
+	t.Helper()
+	return runProbeServer(t, buildProbeServer(t), "-namesrv", namesrv, "-topic", topic)
+}
+
+// buildProbeServer builds probeserver without the race detector, as an
+// operator would run it, and returns the binary's path.
+func buildProbeServer(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "probeserver")
 	build := exec.Command("go", "build", "-o", bin, ".")
@@ -164,7 +171,14 @@ func startProbeServer(t *testing.T, namesrv, topic string) *probeServer {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build probeserver: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "-namesrv", namesrv, "-topic", topic)
+	return bin
+}
+
+// runProbeServer runs bin with args and waits until it serves. It is
+// stopped when the test ends.
+func runProbeServer(t *testing.T, bin string, args ...string) *probeServer {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	// A test binary that dies leaves no server behind.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stderr = os.Stderr
@@ -175,17 +189,7 @@ func startProbeServer(t *testing.T, namesrv, topic string) *probeServer {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
+	p := &probeServer{cmd: cmd, exited: make(chan struct{})}
 	ready := make(chan bool, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -195,7 +199,18 @@ func startProbeServer(t *testing.T, namesrv, topic string) *probeServer {
 			}
 		}
 		close(ready)
+		_ = cmd.Wait()
+		close(p.exited)
 	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-p.exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-p.exited
+		}
+	})
 	select {
 	case ok := <-ready:
 		if !ok {
@@ -204,7 +219,17 @@ func startProbeServer(t *testing.T, namesrv, topic string) *probeServer {
 	case <-time.After(60 * time.Second):
 		t.Fatal("probeserver did not serve within 60 s")
 	}
-	return &probeServer{cmd: cmd}
+	return p
+}
+
+// kill ends the process at once, as a crash would: it acknowledges
+// nothing more and unlocks no queue.
+func (p *probeServer) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("SIGKILL server: %v", err)
+	}
+	<-p.exited
 }
 
 // status reads a field of the process's /proc status, in bytes.

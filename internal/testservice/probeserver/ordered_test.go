@@ -5,11 +5,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,7 +33,7 @@ func TestOrderedCallsSurviveServerKill(t *testing.T) {
 	topic := fmt.Sprintf("probe_ordered_%d", time.Now().UnixNano())
 	bin := buildProbeServer(t)
 	stepLog := filepath.Join(t.TempDir(), "steps")
-	srv := runOrderedProbe(t, bin, namesrv, topic, stepLog)
+	srv := runProbeServer(t, bin, "-namesrv", namesrv, "-topic", topic, "-ordered", "-steplog", stepLog)
 
 	probes := make([]*runtime.Client, clients)
 	for c := range probes {
@@ -103,7 +101,7 @@ func TestOrderedCallsSurviveServerKill(t *testing.T) {
 	tick.Stop()
 	srv.kill(t)
 	killedAt := time.Now()
-	runOrderedProbe(t, bin, namesrv, topic, stepLog)
+	runProbeServer(t, bin, "-namesrv", namesrv, "-topic", topic, "-ordered", "-steplog", stepLog)
 	wg.Wait()
 	t.Logf("the calls ended %v after the kill", time.Since(killedAt).Round(time.Second))
 	close(errs)
@@ -179,77 +177,4 @@ func (n storeNotifier) Request(ctx context.Context, m *runtime.Message) error {
 		close(ch)
 	}
 	return err
-}
-
-func buildProbeServer(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "probeserver")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build probeserver: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// orderedProbe is a probeserver process serving ordered calls.
-type orderedProbe struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
-func runOrderedProbe(t *testing.T, bin, namesrv, topic, stepLog string) *orderedProbe {
-	t.Helper()
-	cmd := exec.Command(bin, "-namesrv", namesrv, "-topic", topic, "-ordered", "-steplog", stepLog)
-	// A test binary that dies leaves no server behind.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &orderedProbe{cmd: cmd, exited: make(chan struct{})}
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if sc.Text() == "serving" {
-				ready <- true
-			}
-		}
-		close(ready)
-		_ = cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-p.exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-p.exited
-		}
-	})
-	select {
-	case ok := <-ready:
-		if !ok {
-			t.Fatal("probeserver ended before it served")
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("probeserver did not serve within 60 s")
-	}
-	return p
-}
-
-// kill ends the process at once, as a crash would: it acknowledges
-// nothing more and unlocks no queue.
-func (p *orderedProbe) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatalf("SIGKILL server: %v", err)
-	}
-	<-p.exited
 }
