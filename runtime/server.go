@@ -513,7 +513,10 @@ func (s *Server) reply(out *Message, msg *Message, req request, results any, err
 		props[PropCodec] = req.codec.Name()
 	}
 	*out = Message{Topic: msg.Topic, Tag: msg.Tag, Key: req.id, Properties: props, Body: body}
-	if err := s.transport.Reply(s.ctx, msg, out); err != nil {
+	switch err := s.transport.Reply(s.ctx, msg, out); {
+	case errors.Is(err, ErrRequesterGone):
+		s.opts.logger.Debug("mqrpc: reply stored but not pushed: the requester is gone", "method", req.method, "call_id", req.id, "err", err)
+	case err != nil:
 		s.opts.logger.Warn("mqrpc: send reply", "method", req.method, "call_id", req.id, "err", err)
 	}
 }

@@ -136,5 +136,12 @@ func systemOf(t Transport) string {
 	return ""
 }
 
+// ErrRequesterGone is what a transport's Reply wraps when the broker
+// stored the reply but could not push it to its requester, whose
+// connection went away as it was pushed: the caller has left (a short-lived
+// command that exited), and sending the reply again would only store it
+// again.
+var ErrRequesterGone = errors.New("mqrpc: the requester is gone")
+
 // ErrClosed is returned by transports, clients and servers used after Close.
 var ErrClosed = errors.New("mqrpc: closed")

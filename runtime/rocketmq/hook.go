@@ -288,7 +288,13 @@ type pushedReply struct {
 // push gets. onPushedReply must be called before the client starts: the
 // library reads its processor table without a lock once connections
 // exist.
-func (c libClient) onPushedReply(deliver func(pushedReply)) error {
+//
+// Each push holds inflight for reading until its answer is made, so that
+// Close, taking it for writing, waits for the pushes it has received to be
+// answered: a requester that exits right after its reply came would
+// otherwise leave the broker's push unanswered, and the broker would tell
+// the replier that the push failed.
+func (c libClient) onPushedReply(deliver func(pushedReply), inflight *sync.RWMutex) error {
 	rc, err := field(c.v.Elem().Elem(), "remoteClient")
 	if err != nil {
 		return err
@@ -332,6 +338,8 @@ func (c libClient) onPushedReply(deliver func(pushedReply)) error {
 		return fmt.Errorf("push-reply processor answered an empty push with code %v, want success (0)", code)
 	}
 	wrapped := reflect.MakeFunc(ft, func(args []reflect.Value) []reflect.Value {
+		inflight.RLock()
+		defer inflight.RUnlock()
 		if !args[0].IsNil() {
 			cmd := args[0].Elem()
 			ext := cmd.FieldByName("ExtFields").Interface().(map[string]string)

@@ -11,6 +11,7 @@ import (
 	"math"
 	"net"
 	"reflect"
+	"strings"
 
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 
@@ -250,7 +251,25 @@ const (
 	codeCheckTransactionState = int16(39)
 	codeConsumeDirectly       = int16(309)
 	codeSuccess               = int64(0)
+
+	// A reply is sent with one of these; the broker answers SYSTEM_ERROR
+	// when it could not push the reply to its requester.
+	codeSendReply   = int16(324)
+	codeSendReplyV2 = int16(325)
+	codeSystemError = int64(1)
+	// codeReplyNotPushed replaces SYSTEM_ERROR in the answer to a reply
+	// whose push failed: the library retries a send that got
+	// SYSTEM_ERROR, but not one that got this, which no broker sends.
+	codeReplyNotPushed = int64(-1)
 )
+
+// replyNotPushed starts the broker's remark when the requester's
+// connection was there but the push over it failed: the requester is
+// going or gone, and sending the reply again, through this broker or
+// another, would only store it again. ("channel of <client> not found"
+// is another remark: then the requester may not have met this broker
+// yet, and another may push it.)
+const replyNotPushed = "push reply message to "
 
 // remotingClient returns the client's connection to the brokers, a pointer
 // to the library's remoting client struct.
@@ -393,6 +412,7 @@ type pullProxy struct {
 	cbType reflect.Type // func(*ResponseFuture)
 	// Field indexes: of the command, and of the future.
 	code, flag, opaque, body  []int
+	remark                    []int
 	response, futOpaque, done []int
 }
 
@@ -416,6 +436,7 @@ func newPullProxy(rc reflect.Value) (*pullProxy, error) {
 		{p.cmd, "Code", reflect.Int16, &p.code},
 		{p.cmd, "Flag", reflect.Int32, &p.flag},
 		{p.cmd, "Opaque", reflect.Int32, &p.opaque},
+		{p.cmd, "Remark", reflect.String, &p.remark},
 		{p.future, "Opaque", reflect.Int32, &p.futOpaque},
 		{p.future, "ResponseCommand", reflect.Pointer, &p.response},
 		{p.future, "Done", reflect.Chan, &p.done},
@@ -437,8 +458,10 @@ func newPullProxy(rc reflect.Value) (*pullProxy, error) {
 	return p, nil
 }
 
-// intercept takes the place of the future a pull request waits on, if req
-// is one.
+// intercept takes the place of the future a pull request or a reply's
+// send waits on, if req is one: a pull's response is defused, and a
+// reply's answer that says its push failed is made one the library does
+// not retry.
 func (p *pullProxy) intercept(table interface {
 	Load(key any) (any, bool)
 	Store(key, value any)
@@ -448,8 +471,12 @@ func (p *pullProxy) intercept(table interface {
 		return
 	}
 	c := cmd.Elem()
-	if c.FieldByIndex(p.code).Int() != int64(codePullMessage) || c.FieldByIndex(p.flag).Int()&1 != 0 {
-		return // not a pull, or a response the client sends
+	code := int16(c.FieldByIndex(p.code).Int())
+	if c.FieldByIndex(p.flag).Int()&1 != 0 {
+		return // a response the client sends
+	}
+	if code != codePullMessage && code != codeSendReply && code != codeSendReplyV2 {
+		return
 	}
 	opaque := int32(c.FieldByIndex(p.opaque).Int())
 	orig, ok := table.Load(opaque)
@@ -464,11 +491,16 @@ func (p *pullProxy) intercept(table interface {
 	proxy.Elem().FieldByIndex(p.futOpaque).SetInt(int64(opaque))
 	callback := reflect.MakeFunc(p.cbType, func(args []reflect.Value) []reflect.Value {
 		res := args[0].Elem().FieldByIndex(p.response)
-		if !res.IsNil() && res.Elem().FieldByIndex(p.code).Int() == codeSuccess {
+		switch {
+		case res.IsNil():
+		case code == codePullMessage && res.Elem().FieldByIndex(p.code).Int() == codeSuccess:
 			b := res.Elem().FieldByIndex(p.body)
 			if d, changed := defuse(b.Bytes()); changed {
 				b.SetBytes(d)
 			}
+		case code != codePullMessage && res.Elem().FieldByIndex(p.code).Int() == codeSystemError &&
+			strings.HasPrefix(res.Elem().FieldByIndex(p.remark).String(), replyNotPushed):
+			res.Elem().FieldByIndex(p.code).SetInt(codeReplyNotPushed)
 		}
 		w := waiter.Elem()
 		w.FieldByIndex(p.response).Set(res)

@@ -477,3 +477,46 @@ func BenchmarkDeliveredRequestBodyPlain(b *testing.B) {
 		}
 	}
 }
+
+// The answer to a reply's send that says the broker could not push it
+// over the requester's connection gets a code the library does not retry:
+// the requester is gone, and a resend would only store the reply again.
+// An answer that says the requester's connection was not found keeps
+// SYSTEM_ERROR, which the library retries through another broker, which
+// the requester may have met.
+func TestReplySendNotRetriedWhenThePushFailed(t *testing.T) {
+	f := newPullFixture(t)
+	for i, c := range []struct {
+		code   int64
+		remark string
+		want   int64
+	}{
+		{codeSystemError, "push reply message to 127.0.0.1@client-1fail.", codeReplyNotPushed},
+		{codeSystemError, "push reply message fail, channel of <127.0.0.1@client-1> not found.", codeSystemError},
+		{codeSuccess, "", codeSuccess},
+	} {
+		for _, reqCode := range []int16{codeSendReply, codeSendReplyV2} {
+			opaque := int32(100 + 10*i + int(reqCode-codeSendReply))
+			waiter := f.wait(opaque)
+			f.proxy.intercept(f.table, f.request(reqCode, opaque).Interface())
+			v, ok := f.table.LoadAndDelete(opaque)
+			if !ok {
+				t.Fatal("no future in the table")
+			}
+			fut := reflect.ValueOf(v)
+			res := f.request(0, opaque)
+			res.Elem().FieldByIndex(f.proxy.code).SetInt(c.code)
+			res.Elem().FieldByIndex(f.proxy.remark).SetString(c.remark)
+			fut.Elem().FieldByIndex(f.proxy.response).Set(res)
+			cb, err := field(fut.Elem(), "callback")
+			if err != nil || cb.IsNil() {
+				t.Fatalf("request code %d: the reply's future was not replaced (%v)", reqCode, err)
+			}
+			cb.Call([]reflect.Value{fut})
+			got := waiter.Elem().FieldByIndex(f.proxy.response).Elem().FieldByIndex(f.proxy.code).Int()
+			if got != c.want {
+				t.Errorf("request code %d, answer %d %q: the sender sees code %d, want %d", reqCode, c.code, c.remark, got, c.want)
+			}
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"maps"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -143,6 +144,9 @@ type Transport struct {
 	clientID string
 	replies  func(*runtime.Message)
 	replyMu  sync.RWMutex
+	// pushes is held for reading by each reply push being answered; see
+	// libClient.onPushedReply.
+	pushes sync.RWMutex
 
 	// refreshRoute fetches a topic's route from the name server; see
 	// libClient.routeRefresher.
@@ -221,7 +225,7 @@ func New(cfg Config) (*Transport, error) {
 		t.refreshRoute, err = t.client.routeRefresher()
 	}
 	if err == nil {
-		err = t.client.onPushedReply(t.deliverReply)
+		err = t.client.onPushedReply(t.deliverReply, &t.pushes)
 	}
 	if err == nil {
 		t.watch, err = t.client.newBrokerWatch()
@@ -590,7 +594,13 @@ func (t *Transport) Reply(ctx context.Context, request, reply *runtime.Message) 
 	if origin, ok := request.Origin.(*primitive.MessageExt); ok && origin.Queue != nil && !fromMQRPC {
 		pm.Queue = &primitive.MessageQueue{BrokerName: origin.Queue.BrokerName}
 	}
-	return t.send(ctx, pm)
+	err := t.send(ctx, pm)
+	if err != nil && strings.Contains(err.Error(), replyNotPushed) {
+		// Stored, not pushed, and not sent again (see inflate.go's
+		// intercept).
+		return fmt.Errorf("%w: %v", runtime.ErrRequesterGone, err)
+	}
+	return err
 }
 
 // newPrimitive returns a message for topic with a copy of props and body,
@@ -661,7 +671,11 @@ func (t *Transport) Close() error {
 		errs = append(errs, s.Stop())
 	}
 	t.sends.Wait()
-	close(t.stop) // ends the heartbeat loop and the idle senders
+	// Pushed replies that arrived are answered before the connections
+	// close; later ones find the client closing.
+	t.pushes.Lock()
+	t.pushes.Unlock() // an empty critical section: it only waits for the readers
+	close(t.stop)     // ends the heartbeat loop and the idle senders
 	<-t.done
 	t.senders.Wait()
 	errs = append(errs, t.client.shutdown(t.producer.Shutdown))
