@@ -10,7 +10,7 @@
 // $MQRPC_NAMESRV or 127.0.0.1:9876); start one with make broker-up.
 package main
 
-//go:generate go run github.com/mqrpc/mqrpc/internal/protofront/protocrun --go_out=. --go_opt=paths=source_relative --mqrpc_out=. --mqrpc_opt=paths=source_relative calcv1/calc.proto
+//go:generate go run github.com/mqrpc/mqrpc/internal/protocrun --go_out=. --go_opt=paths=source_relative --mqrpc_out=. --mqrpc_opt=paths=source_relative calcv1/calc.proto
 
 import (
 	"context"

@@ -11,4 +11,4 @@
 // in-process run. examples/calcpb shows comments carried over.
 package proto
 
-//go:generate go run github.com/mqrpc/mqrpc/internal/protofront/protocrun --go_out=. --go_opt=paths=source_relative --mqrpc_out=. --mqrpc_opt=paths=source_relative shared/shared.proto multi/a.proto multi/b.proto legacy/legacy.proto kitchen/kitchen.proto
+//go:generate go run github.com/mqrpc/mqrpc/internal/protocrun --go_out=. --go_opt=paths=source_relative --mqrpc_out=. --mqrpc_opt=paths=source_relative shared/shared.proto multi/a.proto multi/b.proto legacy/legacy.proto kitchen/kitchen.proto

@@ -8,4 +8,4 @@
 // the real protoc only, so its comments reach the generated code.
 package calculatorpb
 
-//go:generate go run github.com/mqrpc/mqrpc/internal/protofront/protocrun -I.. --go_out=.. --go_opt=paths=source_relative --mqrpc_out=.. --mqrpc_opt=paths=source_relative calculator/calculator.proto
+//go:generate go run github.com/mqrpc/mqrpc/internal/protocrun -I.. --go_out=.. --go_opt=paths=source_relative --mqrpc_out=.. --mqrpc_opt=paths=source_relative calculator/calculator.proto

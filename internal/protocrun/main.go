@@ -2,7 +2,7 @@
 // built from this module, so that generated code depends only on the
 // protoc on PATH and on go.mod. go:generate lines use it:
 //
-//	//go:generate go run github.com/mqrpc/mqrpc/internal/protofront/protocrun --go_out=. --go_opt=paths=source_relative --mqrpc_out=. --mqrpc_opt=paths=source_relative calc.proto
+//	//go:generate go run github.com/mqrpc/mqrpc/internal/protocrun --go_out=. --go_opt=paths=source_relative --mqrpc_out=. --mqrpc_opt=paths=source_relative calc.proto
 //
 // Its arguments go to protoc unchanged, after the two --plugin flags.
 package main
