@@ -84,7 +84,7 @@ func cmdReplay(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.usageErr("-since: %v", err)
 	}
-	until_, err := parseWhen(*until, now)
+	before, err := parseWhen(*until, now)
 	if err != nil {
 		return e.usageErr("-until: %v", err)
 	}
@@ -94,7 +94,7 @@ func cmdReplay(ctx context.Context, e *env, args []string) int {
 		return e.fail(exitUnreachable, "%v", err)
 	}
 	defer store.Close()
-	reqs, skipped, err := storedRequests(ctx, store, *topic, *service, from, until_)
+	reqs, skipped, err := storedRequests(ctx, store, *topic, *service, from, before)
 	if err != nil {
 		return e.fail(exitUnreachable, "%v", err)
 	}
