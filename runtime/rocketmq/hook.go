@@ -21,12 +21,13 @@ import (
 // other path (the processor of pushed replies, the client id, the route
 // table, the heartbeat) in unexported fields of its internal package.
 //
-// This file is the one place that reaches them, by reflection, and checks
-// their shape when a transport is created: if an upgrade of the pinned
-// library moves them, New fails with a clear error instead of losing
-// replies. (inflate.go does the same for the pieces that keep the library
-// from inflating compressed bodies, and recover.go for those that restart
-// a server's pulls after a broker restart.) Everything else in the package
+// Three files reach them, by reflection, and check their shape when a
+// transport is created, so that an upgrade of the pinned library that
+// moves them makes New fail with a clear error instead of losing replies:
+// this one (the reply path, routes, heartbeats, shutdown), inflate.go (what
+// keeps the library from inflating compressed bodies, and from retrying a
+// reply its requester can no longer take) and recover.go (what restarts a
+// server's pulls after a broker restart). Everything else in the package
 // uses the exported API.
 
 // codePushReply is RocketMQ's PUSH_REPLY_MESSAGE_TO_CLIENT request code: the
