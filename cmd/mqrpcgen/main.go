@@ -311,22 +311,14 @@ func snakeCase(name string) string {
 // formatError writes err for a person: one line per problem, positions
 // relative to wd as compilers print them.
 func formatError(err error, wd string) string {
-	var list model.Errors
-	var one *model.Error
-	switch {
-	case errors.As(err, &list):
-	case errors.As(err, &one):
-		list = model.Errors{one}
-	default:
+	lines, ok := model.Problems(err, func(p model.Pos) string {
+		if p.Filename == "" {
+			return "mqrpcgen"
+		}
+		return fmt.Sprintf("%s:%d", rel(wd, p.Filename), p.Line)
+	})
+	if !ok {
 		return "mqrpcgen: " + err.Error() + "\n"
 	}
-	var b strings.Builder
-	for _, e := range list {
-		if e.Pos.Filename == "" {
-			fmt.Fprintf(&b, "mqrpcgen: %s: %s\n", e.Subject, e.Msg)
-			continue
-		}
-		fmt.Fprintf(&b, "%s:%d: %s: %s\n", rel(wd, e.Pos.Filename), e.Pos.Line, e.Subject, e.Msg)
-	}
-	return b.String()
+	return strings.Join(lines, "\n") + "\n"
 }

@@ -147,26 +147,14 @@ func generateFiles(plugin *protogen.Plugin) error {
 // formatError writes err as one line per problem, each starting with the
 // .proto file (and line, when protoc sent source info).
 func formatError(err error) string {
-	var list model.Errors
-	var one *model.Error
-	switch {
-	case errors.As(err, &list):
-	case errors.As(err, &one):
-		list = model.Errors{one}
-	default:
+	lines, ok := model.Problems(err, func(p model.Pos) string {
+		if p.Line > 0 {
+			return fmt.Sprintf("%s:%d", p.Filename, p.Line)
+		}
+		return p.Filename
+	})
+	if !ok {
 		return "protoc-gen-mqrpc: " + err.Error()
-	}
-	lines := make([]string, len(list))
-	for i, e := range list {
-		where := e.Pos.Filename
-		if e.Pos.Line > 0 {
-			where = fmt.Sprintf("%s:%d", where, e.Pos.Line)
-		}
-		if where == "" {
-			lines[i] = e.Subject + ": " + e.Msg
-		} else {
-			lines[i] = where + ": " + e.Subject + ": " + e.Msg
-		}
 	}
 	return strings.Join(lines, "\n")
 }

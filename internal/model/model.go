@@ -5,7 +5,10 @@
 // model for the same service and the emitter has one input to handle.
 package model
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // File is everything the emitter needs to write one generated Go file.
 type File struct {
@@ -199,6 +202,29 @@ func (es Errors) Error() string {
 		s += e.Error()
 	}
 	return s
+}
+
+// Problems lists the problems of err for a person, one line each: where
+// at puts it ("calc.go:9"; "" for none), the subject and the message. It
+// reports false when err is not one of this package's errors.
+func Problems(err error, at func(Pos) string) ([]string, bool) {
+	var list Errors
+	var one *Error
+	switch {
+	case errors.As(err, &list):
+	case errors.As(err, &one):
+		list = Errors{one}
+	default:
+		return nil, false
+	}
+	lines := make([]string, len(list))
+	for i, e := range list {
+		lines[i] = e.Subject + ": " + e.Msg
+		if where := at(e.Pos); where != "" {
+			lines[i] = where + ": " + lines[i]
+		}
+	}
+	return lines, true
 }
 
 // Doc comment lines that direct the generators, in Go interfaces (written
