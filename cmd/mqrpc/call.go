@@ -117,7 +117,7 @@ func methodMarks(m *runtime.MethodDescription) string {
 func cmdList(ctx context.Context, e *env, args []string) int {
 	fs := e.flags("[flags]")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for each topic's server to answer")
-	verbose := fs.Bool("v", false, "name the topics whose servers did not answer")
+	verbose := fs.Bool("v", false, "name each service's instances and the topics whose servers did not answer")
 	if code, ok := e.parse(args); !ok {
 		return code
 	}
@@ -129,8 +129,12 @@ func cmdList(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(exitUnreachable, "%v", err)
 	}
+	defer store.Close()
 	topics, err := store.ServiceTopics(ctx)
-	_ = store.Close()
+	if err != nil {
+		return e.fail(exitUnreachable, "%v", err)
+	}
+	health, err := store.Health(ctx, topics)
 	if err != nil {
 		return e.fail(exitUnreachable, "%v", err)
 	}
@@ -140,24 +144,11 @@ func cmdList(ctx context.Context, e *env, args []string) int {
 	}
 	defer closeFn()
 
-	services, silent := describeTopics(ctx, c, topics, *timeout)
-	if e.output == "json" {
-		if silent == nil {
-			silent = []string{}
-		}
-		e.printJSON(map[string]any{"services": services, "silent_topics": silent})
-		return exitOK
-	}
-	for _, s := range services {
-		fmt.Fprintf(e.stdout, "%-40s topic %s, %d methods\n", s.Name, s.Topic, len(s.Methods))
-	}
-	switch {
-	case len(silent) > 0 && *verbose:
-		fmt.Fprintf(e.stderr, "no answer within %v from %d topic(s) with a server group: %s\n", *timeout, len(silent), strings.Join(silent, ", "))
-	case len(silent) > 0:
-		fmt.Fprintf(e.stderr, "no answer within %v from %d other topic(s) with a server group (-v names them)\n", *timeout, len(silent))
-	}
-	return exitOK
+	// Only topics with a live server are asked: a describe request to the
+	// others would wait in their queues and grow the backlog it reports.
+	live, idle := splitLive(health)
+	services, silent := describeTopics(ctx, c, live, *timeout)
+	return printList(e, services, append(silent, idle...), health, *timeout, *verbose)
 }
 
 // describeTopics asks the servers of every topic at once for their

@@ -19,20 +19,31 @@ import (
 )
 
 func cmdFind(ctx context.Context, e *env, args []string) int {
-	fs := e.flags("[flags] [-topic T | -service S] CALL_ID|KEY")
+	fs := e.flags("[flags] [-topic T | -service S] CALL_ID|KEY\n       mqrpc find [flags] -topic T | -service S [-method M] [-status S]")
 	topic := fs.String("topic", "", "request `topic` to search (default: every topic with an mqrpc server group)")
 	service := fs.String("service", "", "`service` whose request topic to search")
 	since := fs.String("since", "1h", "search requests stored after this `time` (RFC 3339, or a duration before now)")
 	until := fs.String("until", "now", "search requests stored before this `time`")
+	var filter callFilter
+	fs.StringVar(&filter.method, "method", "", "list only calls of this `method` (Name or /pkg.Service/Name)")
+	fs.StringVar(&filter.status, "status", "", "list only calls that ended with this `status`: a code name (ok, invalid_argument, ...),\n"+
+		statusFailed+" (any but ok), "+statusNone+" (no stored reply: "+statusNoReply+" or "+statusOneWay+")")
+	scan := fs.Bool("scan", false, "read the whole window for KEY instead of asking the brokers' index of keys")
 	if code, ok := e.parse(args); !ok {
 		return code
 	}
-	if fs.NArg() != 1 {
+	if fs.NArg() > 1 {
 		fs.Usage()
 		return exitUsage
 	}
 	if *topic != "" && *service != "" {
 		return e.usageErr("give -topic or -service, not both")
+	}
+	if fs.NArg() == 0 && *topic == "" && *service == "" {
+		return e.usageErr("give a CALL_ID or KEY, or -service or -topic to search (mqrpc find -service S -status failed -since 10m)")
+	}
+	if err := checkStatus(filter.status); err != nil {
+		return e.usageErr("-status: %v", err)
 	}
 	if *service != "" {
 		*topic = runtime.TopicFor(*service)
@@ -47,6 +58,9 @@ func cmdFind(ctx context.Context, e *env, args []string) int {
 		return e.usageErr("-until: %v", err)
 	}
 	key := fs.Arg(0)
+	if *scan && key == "" {
+		return e.usageErr("-scan applies to a search by KEY")
+	}
 	store, err := rocketmq.OpenStore(e.config())
 	if err != nil {
 		return e.fail(exitUnreachable, "%v", err)
@@ -61,7 +75,24 @@ func cmdFind(ctx context.Context, e *env, args []string) int {
 		}
 		where = fmt.Sprintf("the %d topics with an mqrpc server group", len(topics))
 	}
-	req, unread, err := findRequest(ctx, store, topics, key, from, to)
+	// A call id shows its call; a key under which several calls are
+	// stored, a filter or a search without a key lists them.
+	var req *rocketmq.StoredMessage
+	var reqs []*rocketmq.StoredMessage
+	var unread []error
+	scanned := key == ""
+	if key == "" {
+		reqs, unread, err = searchRequests(ctx, store, topics, filter, from, to)
+	} else {
+		req, reqs, scanned, unread, err = keyCalls(ctx, store, topics, key, from, to, *scan)
+	}
+	if err == nil && req == nil && (key == "" || len(reqs) > 1 || (len(reqs) == 1 && !filter.empty())) {
+		cs := &calls{Key: key, Topics: topics, Method: filter.method, Status: filter.status, Since: from, Until: to, Scanned: scanned}
+		return listCalls(ctx, e, store, cs, reqs, unread, filter, where, now)
+	}
+	if req == nil && len(reqs) == 1 {
+		req = reqs[0]
+	}
 	if err != nil {
 		return e.fail(exitUnreachable, "%v", err)
 	}
@@ -114,38 +145,6 @@ func cmdFind(ctx context.Context, e *env, args []string) int {
 	}
 	printFound(e, f, terminalWidth())
 	return exitOK
-}
-
-// findRequest scans topics over [from, to] for the request whose call id
-// is key, or else the latest request with key among its keys. A call id
-// names one call, so the search ends where it is found; a business key can
-// name several calls, so every topic is scanned to the end of the window.
-// A topic that cannot be read is skipped and its error returned in unread
-// when there are several topics; with one, its error is err.
-func findRequest(ctx context.Context, store *rocketmq.Store, topics []string, key string, from, to time.Time) (req *rocketmq.StoredMessage, unread []error, err error) {
-	var latest *rocketmq.StoredMessage
-	for _, t := range topics {
-		var byID *rocketmq.StoredMessage
-		err := store.Scan(ctx, t, from, to, func(m *rocketmq.StoredMessage) error {
-			if callID(m) == key {
-				byID = m
-				return rocketmq.ErrStopScan
-			}
-			if slices.Contains(strings.Fields(m.Key), key) && (latest == nil || m.Stored.After(latest.Stored)) {
-				latest = m
-			}
-			return nil
-		})
-		switch {
-		case byID != nil:
-			return byID, unread, nil
-		case err != nil && (len(topics) == 1 || ctx.Err() != nil):
-			return nil, nil, err
-		case err != nil:
-			unread = append(unread, err)
-		}
-	}
-	return latest, unread, nil
 }
 
 // findDeadLetter looks for the request of call id in the dead-letter queue

@@ -56,10 +56,11 @@ func main() {
 const usage = `mqrpc: call and inspect mqrpc services on a RocketMQ cluster
 
 Usage:
-  mqrpc list     [flags]                       services that answer mqrpc.Describe
+  mqrpc list     [flags]                       services, their live instances and backlog
   mqrpc describe [flags] SERVICE[/METHOD]      methods, parameters and results
   mqrpc call     [flags] SERVICE/METHOD [ARGS] call a method; ARGS is a JSON array
-  mqrpc find     [flags] CALL_ID|KEY           a stored request and its reply
+  mqrpc find     [flags] CALL_ID|KEY           a stored call, or the calls under a key
+                 [flags] -service S [-method M] [-status S]   stored calls, newest first
   mqrpc replay   [flags] -topic T -since D     re-send stored calls, compare replies;
                  [-until T] [-to TOPIC]        only of idempotent methods unless -unsafe
                  [-method M] [-key K] [-status S] [-unsafe]

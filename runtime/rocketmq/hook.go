@@ -27,8 +27,10 @@ import (
 // this one (the reply path, routes, heartbeats, shutdown), inflate.go (what
 // keeps the library from inflating compressed bodies, and from retrying a
 // reply its requester can no longer take) and recover.go (what restarts a
-// server's pulls after a broker restart). Everything else in the package
-// uses the exported API.
+// server's pulls after a broker restart). storequery.go reaches one more,
+// the client's InvokeSync, for broker requests a Store sends that the
+// library has no API for, checked when the Store opens. Everything else in
+// the package uses the exported API.
 
 // codePushReply is RocketMQ's PUSH_REPLY_MESSAGE_TO_CLIENT request code: the
 // broker pushes a reply to the requesting client with it.

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/rocketmq-client-go/v2/admin"
@@ -33,6 +34,12 @@ type Store struct {
 	cfg      Config
 	consumer pullConsumer
 	adm      admin.Admin
+	invoke   invoker // broker requests the library has no API for (storequery.go)
+	// lib serializes the library calls that are not safe side by side
+	// (PullFrom writes fields of the consumer on every call, and
+	// FetchPublishMessageQueues sorts the cached route in place): a Store
+	// answers several questions at once (storequery.go).
+	lib sync.Mutex
 }
 
 // pullConsumer is the part of the library's pull consumer we use.
@@ -89,6 +96,9 @@ func OpenStore(cfg Config) (*Store, error) {
 	lib, err := pullConsumerClient(c)
 	if err == nil {
 		err = lib.defuseBrokerRequests()
+	}
+	if err == nil {
+		s.invoke, err = lib.invoker()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("rocketmq: rocketmq-client-go is not the version mqrpc was built for: %w", err)
@@ -162,7 +172,9 @@ func (s *Store) ServiceTopics(ctx context.Context) ([]string, error) {
 // brokerAddrs returns the master address of every broker that hosts the
 // cluster's reply topic, which is every broker of the cluster.
 func (s *Store) brokerAddrs(ctx context.Context) []string {
+	s.lib.Lock()
 	qs, err := s.adm.FetchPublishMessageQueues(ctx, s.ReplyTopic())
+	s.lib.Unlock()
 	if err != nil {
 		return nil
 	}
@@ -188,7 +200,9 @@ func (s *Store) brokerAddrs(ctx context.Context) []string {
 // stops at the first error fn returns, which Scan returns; ErrStopScan stops
 // without an error.
 func (s *Store) Scan(ctx context.Context, topic string, since, until time.Time, fn func(*StoredMessage) error) error {
+	s.lib.Lock()
 	qs, err := s.adm.FetchPublishMessageQueues(ctx, topic)
+	s.lib.Unlock()
 	if err != nil {
 		return fmt.Errorf("rocketmq: route of topic %s: %w", topic, err)
 	}
@@ -226,7 +240,9 @@ func (s *Store) scanQueue(ctx context.Context, q *primitive.MessageQueue, since,
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		s.lib.Lock()
 		res, err := s.consumer.PullFrom(ctx, q, off, int(min(to-off, 32)))
+		s.lib.Unlock()
 		if err != nil {
 			return fmt.Errorf("rocketmq: pull %s at %d: %w", queueName(q), off, err)
 		}
