@@ -29,6 +29,7 @@ type Client struct {
 
 	mu      sync.Mutex
 	pending map[string]chan *Message // by call id; nil value never stored
+	fanouts map[string]*fanoutCall   // fan-out calls by call id; see fanout.go
 	closed  bool
 
 	dropped atomic.Uint64
@@ -131,7 +132,7 @@ type ClientStats struct {
 // Stats returns the client's counters as they are now.
 func (c *Client) Stats() ClientStats {
 	c.mu.Lock()
-	pending := len(c.pending)
+	pending := len(c.pending) + len(c.fanouts)
 	c.mu.Unlock()
 	return ClientStats{Pending: pending, DroppedReplies: c.dropped.Load()}
 }
@@ -148,6 +149,9 @@ func (c *Client) Close() error {
 	for id, ch := range c.pending {
 		delete(c.pending, id)
 		close(ch)
+	}
+	for _, fc := range c.fanouts {
+		close(fc.closed)
 	}
 	return nil
 }
@@ -356,13 +360,18 @@ func (c *Client) removePending(id string) bool {
 }
 
 // onReply hands a reply to the call waiting for it. Only the first reply of
-// a call finds it; any other is counted as dropped.
+// a unary call finds it, and the replies of a fan-out call that has not
+// ended; any other is counted as dropped.
 func (c *Client) onReply(m *Message) {
 	id := m.Properties[PropCorrelationID]
 	c.mu.Lock()
 	ch, ok := c.pending[id]
 	if ok {
 		delete(c.pending, id)
+	} else if len(c.fanouts) > 0 && c.onFanoutReply(id, m) {
+		// A fan-out call takes every reply until it ends.
+		c.mu.Unlock()
+		return
 	}
 	c.mu.Unlock()
 	if !ok {

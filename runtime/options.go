@@ -36,6 +36,9 @@ type callOptions struct {
 	keys    []string
 	// orderKey makes the call ordered; see WithOrderKey.
 	orderKey string
+	// expect ends a fan-out call at that many replies; see WithExpect.
+	expect    int
+	expectSet bool
 }
 
 // WithTimeout bounds the call to d from its start. When ctx has an earlier
@@ -99,7 +102,9 @@ type serverOptions struct {
 	panicDetails   bool
 	topics         map[string]string
 	logger         *slog.Logger
-	ordered        bool // serve ordered calls; see WithOrderedCalls
+	ordered        bool   // serve ordered calls; see WithOrderedCalls
+	fanout         bool   // serve fan-out calls; see WithFanoutCalls
+	instance       string // see WithInstanceID
 }
 
 type clientOptionFunc func(*clientOptions)

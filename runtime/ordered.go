@@ -155,14 +155,14 @@ func (s *Server) subscribeOrdered(topic string) (Subscription, error) {
 	return sub, nil
 }
 
-// serviceOfTopic returns the service whose requests, ordered or not,
-// arrive on topic, or "".
+// serviceOfTopic returns the service whose requests, ordered, fan-out or
+// neither, arrive on topic, or "".
 func (s *Server) serviceOfTopic(topic string) string {
 	if name, ok := s.byTopic[topic]; ok {
 		return name
 	}
 	for t, name := range s.byTopic {
-		if OrderedTopicFor(t) == topic {
+		if OrderedTopicFor(t) == topic || FanoutTopicFor(t) == topic {
 			return name
 		}
 	}

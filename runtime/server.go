@@ -23,6 +23,7 @@ type Server struct {
 	codecs    *codec.Registry
 	intercept UnaryServerInterceptor
 	system    string     // of the transport, for CallInfo
+	instance  string     // names the server in fan-out replies; see InstanceID
 	dedup     *dedup     // the call ids this process took
 	store     DedupStore // shared by the servers of a group; nil without WithDedupStore
 	sem       chan struct{}
@@ -102,6 +103,7 @@ func NewServer(t Transport, opts ...ServerOption) *Server {
 	s.dedup = newDedup(s.opts.dedupSize)
 	s.store = s.opts.dedupStore
 	s.system = systemOf(t)
+	s.instance = instanceID(s.opts.instance, t)
 	s.sem = make(chan struct{}, max(s.opts.maxConcurrency, 1))
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
@@ -191,6 +193,17 @@ func (s *Server) Start() error {
 		if sub != nil {
 			s.subs = append(s.subs, sub)
 		}
+		// So do the fan-out calls.
+		if sub, err = s.subscribeFanout(topic); err != nil {
+			for _, sub := range s.subs {
+				_ = sub.Stop()
+			}
+			s.subs = nil
+			return wrapError(Unavailable, err)
+		}
+		if sub != nil {
+			s.subs = append(s.subs, sub)
+		}
 	}
 	s.started = true
 	return nil
@@ -263,6 +276,7 @@ type request struct {
 	deadline time.Time
 	received time.Time // when the server took the request
 	md       Metadata
+	fanout   bool // a fan-out call: every server instance answers it
 }
 
 // serve runs one request and replies to it. Every failure it can see is
@@ -330,7 +344,9 @@ func (s *Server) claim(msg *Message, req request) (run bool, err error) {
 		s.stats.duplicates.Add(1)
 		return false, nil
 	}
-	if s.store == nil {
+	if s.store == nil || req.fanout {
+		// Every instance runs a fan-out call: a store shared by the
+		// instances would let only the first.
 		return true, nil
 	}
 	// Not cut short by Stop: a claim that reached the store but whose
@@ -375,7 +391,7 @@ func (s *Server) finish(req request) {
 		return
 	}
 	s.dedup.finish(req.id, req.deadline)
-	if s.store == nil {
+	if s.store == nil || req.fanout {
 		return
 	}
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(s.ctx), req.deadline)
@@ -407,6 +423,7 @@ func (s *Server) parse(msg *Message, now time.Time) (request, *serverMethod, *Er
 	if req.id == "" {
 		req.id = msg.Key
 	}
+	req.fanout = p[PropFanout] != ""
 	// A request without a deadline (from a plain RocketMQ client that set
 	// no TTL either, which the RocketMQ transport would have turned into
 	// one) gets the default timeout, so that the handler and dedup memory
@@ -487,6 +504,9 @@ func (s *Server) reply(out *Message, msg *Message, req request, results any, err
 	props := make(map[string]string, 5+len(trailer))
 	props[PropCorrelationID] = req.id
 	props[PropReceived] = s.unixMilli(req.received)
+	if req.fanout {
+		props[PropInstance] = s.instance
+	}
 	if err == nil {
 		if terr := validMetadata(trailer); terr != nil {
 			err, trailer = Errorf(Internal, "handler set a trailer that cannot be sent: %v", terr), nil

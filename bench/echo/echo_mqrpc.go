@@ -46,6 +46,29 @@ func (c *EchoClient) Echo(ctx context.Context, p []byte) ([]byte, error) {
 	return out.R0, err
 }
 
+// EchoFanoutClient makes fan-out calls to the Echo service: every server
+// instance started with runtime.WithFanoutCalls runs each call, and each
+// method returns the reply of every instance that answered (see
+// runtime.Fanout).
+type EchoFanoutClient struct {
+	client *runtime.Client
+	opts   []runtime.CallOption
+}
+
+// NewEchoFanoutClient returns a client whose methods make fan-out calls
+// to the Echo service through c, with opts applied to every call.
+func NewEchoFanoutClient(c *runtime.Client, opts ...runtime.CallOption) *EchoFanoutClient {
+	return &EchoFanoutClient{client: c, opts: opts}
+}
+
+// Echo calls Echo on every server instance of Echo.
+func (c *EchoFanoutClient) Echo(ctx context.Context, p []byte) ([]runtime.Reply[[]byte], error) {
+	in := echoEchoArgs{P: p}
+	return runtime.Fanout(ctx, c.client, Echo_Echo_FullMethodName, &in, func(out *echoEchoResults) []byte {
+		return out.R0
+	}, c.opts...)
+}
+
 // RegisterEcho serves impl as the Echo service on s.
 func RegisterEcho(s *runtime.Server, impl Echo) error {
 	return s.RegisterService(&echoServiceDesc, impl)

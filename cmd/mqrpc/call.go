@@ -227,6 +227,7 @@ func cmdCall(ctx context.Context, e *env, args []string) int {
 	key := fs.String("key", "", "business `key` added to the request's keys, for 'mqrpc find KEY'")
 	codecName := fs.String("codec", codec.Msgpack.Name(), "`codec` of the request: msgpack, or proto for methods of .proto services")
 	noDescribe := fs.Bool("no-describe", false, "do not ask the server for the method's types; convert arguments by their JSON form")
+	all := fs.Bool("all", false, "fan-out call: every server instance answers, one line each (servers need runtime.WithFanoutCalls)")
 	var md metadataFlag
 	fs.Var(&md, "md", "call metadata `key=value` (repeatable)")
 	if code, ok := e.parse(args); !ok {
@@ -327,6 +328,12 @@ func cmdCall(ctx context.Context, e *env, args []string) int {
 	}
 	start := time.Now()
 	oneWay := desc != nil && desc.OneWay
+	if *all && oneWay {
+		return e.fail(exitStatusBase+int(runtime.InvalidArgument), "%s is one-way: no server would answer a fan-out call of it", full)
+	}
+	if *all {
+		return e.fanoutCall(ctx, c, full, req, result, cd, opts, capt.lastID)
+	}
 	if oneWay {
 		err = c.Send(ctx, full, req, opts...)
 	} else {

@@ -145,6 +145,8 @@ type names struct {
 	serviceName string // CalculatorServiceName
 	client      string // CalculatorClient
 	newClient   string // NewCalculatorClient
+	fanout      string // CalculatorFanoutClient
+	newFanout   string // NewCalculatorFanoutClient
 	register    string // RegisterCalculator
 	unimpl      string // UnimplementedCalculator, for .proto services
 	desc        string // calculatorServiceDesc
@@ -170,9 +172,11 @@ func newNames(svc *model.Service, taken *namer, pkg string) (*names, model.Error
 		serviceName: svc.Name + "ServiceName",
 		client:      svc.Name + "Client",
 		newClient:   "New" + svc.Name + "Client",
+		fanout:      svc.Name + "FanoutClient",
+		newFanout:   "New" + svc.Name + "FanoutClient",
 		register:    "Register" + svc.Name,
 	}
-	exported := []string{n.serviceName, n.client, n.newClient, n.register}
+	exported := []string{n.serviceName, n.client, n.newClient, n.fanout, n.newFanout, n.register}
 	if svc.DeclareInterface {
 		n.unimpl = "Unimplemented" + svc.Name
 		exported = append(exported, svc.Name, n.unimpl)
@@ -297,6 +301,7 @@ func generateService(f *jen.File, n *names) {
 	for _, mn := range n.methods {
 		generateClientMethod(f, n, mn)
 	}
+	generateFanoutClient(f, n)
 	generateRegister(f, n)
 	generateDesc(f, n)
 	for _, mn := range n.methods {

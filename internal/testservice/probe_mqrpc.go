@@ -95,6 +95,69 @@ func (c *ProbeClient) Step(ctx context.Context, key string, client int, seq int)
 	return c.client.Invoke(ctx, Probe_Step_FullMethodName, &in, nil, c.opts...)
 }
 
+// ProbeFanoutClient makes fan-out calls to the Probe service: every server
+// instance started with runtime.WithFanoutCalls runs each call, and each
+// method returns the reply of every instance that answered (see
+// runtime.Fanout). One-way methods have no fan-out form: no reply would come.
+type ProbeFanoutClient struct {
+	client *runtime.Client
+	opts   []runtime.CallOption
+}
+
+// NewProbeFanoutClient returns a client whose methods make fan-out calls
+// to the Probe service through c, with opts applied to every call.
+func NewProbeFanoutClient(c *runtime.Client, opts ...runtime.CallOption) *ProbeFanoutClient {
+	return &ProbeFanoutClient{client: c, opts: opts}
+}
+
+// Echo calls Echo on every server instance of Probe.
+func (c *ProbeFanoutClient) Echo(ctx context.Context, s string) ([]runtime.Reply[string], error) {
+	in := probeEchoArgs{S: s}
+	return runtime.Fanout(ctx, c.client, Probe_Echo_FullMethodName, &in, func(out *probeEchoResults) string {
+		return out.R0
+	}, c.opts...)
+}
+
+// Narrow calls Narrow on every server instance of Probe.
+func (c *ProbeFanoutClient) Narrow(ctx context.Context, v int8) ([]runtime.Reply[int8], error) {
+	in := probeNarrowArgs{V: v}
+	return runtime.Fanout(ctx, c.client, Probe_Narrow_FullMethodName, &in, func(out *probeNarrowResults) int8 {
+		return out.R0
+	}, c.opts...)
+}
+
+// Tree calls Tree on every server instance of Probe.
+func (c *ProbeFanoutClient) Tree(ctx context.Context, root Node) ([]runtime.Reply[int], error) {
+	in := probeTreeArgs{Root: root}
+	return runtime.Fanout(ctx, c.client, Probe_Tree_FullMethodName, &in, func(out *probeTreeResults) int {
+		return out.R0
+	}, c.opts...)
+}
+
+// Items calls Items on every server instance of Probe.
+func (c *ProbeFanoutClient) Items(ctx context.Context, items []Item) ([]runtime.Reply[int], error) {
+	in := probeItemsArgs{Items: items}
+	return runtime.Fanout(ctx, c.client, Probe_Items_FullMethodName, &in, func(out *probeItemsResults) int {
+		return out.R0
+	}, c.opts...)
+}
+
+// Blob calls Blob on every server instance of Probe.
+func (c *ProbeFanoutClient) Blob(ctx context.Context, b []byte) ([]runtime.Reply[int], error) {
+	in := probeBlobArgs{B: b}
+	return runtime.Fanout(ctx, c.client, Probe_Blob_FullMethodName, &in, func(out *probeBlobResults) int {
+		return out.R0
+	}, c.opts...)
+}
+
+// Step calls Step on every server instance of Probe.
+func (c *ProbeFanoutClient) Step(ctx context.Context, key string, client int, seq int) ([]runtime.Reply[struct{}], error) {
+	in := probeStepArgs{Key: key, Client: client, Seq: seq}
+	return runtime.Fanout(ctx, c.client, Probe_Step_FullMethodName, &in, func(_ *struct{}) struct{} {
+		return struct{}{}
+	}, c.opts...)
+}
+
 // RegisterProbe serves impl as the Probe service on s.
 func RegisterProbe(s *runtime.Server, impl Probe) error {
 	return s.RegisterService(&probeServiceDesc, impl)

@@ -160,6 +160,9 @@ type group struct {
 	wake  chan struct{} // signalled when there is something to deliver
 	done  chan struct{} // closed when the dispatcher exits; nil when none runs
 	lanes *lanes        // the order keys of an ordered group (ordered.go); nil for others
+	// broadcast is the broadcast group this group is one member's view
+	// of (fanout.go); "" for others.
+	broadcast string
 }
 
 func (g *group) signal() {
@@ -460,6 +463,12 @@ func (s *subscription) Stop() error {
 		s.g.subs = slices.DeleteFunc(s.g.subs, func(x *subscription) bool { return x == s })
 		done := s.g.done
 		last := len(s.g.subs) == 0
+		if last && s.g.broadcast != "" {
+			// A member's own group goes with it, so that the topic
+			// keeps no messages for it.
+			delete(s.g.topic.groups, s.g.name)
+			s.g.topic.trim()
+		}
 		b.mu.Unlock()
 		close(s.stop)
 		s.g.signal()

@@ -33,7 +33,7 @@ var _ runtime.OrderedTransport = (*Transport)(nil)
 // again, in their order; a shared runtime.DedupStore keeps them from running
 // twice.
 func (t *Transport) SubscribeOrdered(topic, group string, h runtime.Handler) (runtime.Subscription, error) {
-	return t.subscribe(topic, group, h, true)
+	return t.subscribe(topic, group, h, ordered)
 }
 
 func orderedConsumerOptions() []consumer.Option {

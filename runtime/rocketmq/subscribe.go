@@ -24,11 +24,21 @@ import (
 // requests sent before the first server started are served (expired ones
 // are skipped by the server).
 func (t *Transport) Subscribe(topic, group string, h runtime.Handler) (runtime.Subscription, error) {
-	return t.subscribe(topic, group, h, false)
+	return t.subscribe(topic, group, h, plain)
 }
 
-// subscribe is Subscribe, or SubscribeOrdered when ordered is set.
-func (t *Transport) subscribe(topic, group string, h runtime.Handler, ordered bool) (runtime.Subscription, error) {
+// consumerKind is how a subscription consumes its topic.
+type consumerKind int
+
+const (
+	plain     consumerKind = iota // clustering: one member of the group per message
+	ordered                       // clustering, one message of a queue at a time
+	broadcast                     // every member every message (fanout.go)
+)
+
+// subscribe is Subscribe, SubscribeOrdered or SubscribeBroadcast, as kind
+// says.
+func (t *Transport) subscribe(topic, group string, h runtime.Handler, kind consumerKind) (runtime.Subscription, error) {
 	if t.isClosed() {
 		return nil, runtime.ErrClosed
 	}
@@ -41,7 +51,7 @@ func (t *Transport) subscribe(topic, group string, h runtime.Handler, ordered bo
 		// would learn its route at its next refresh, 30 s later, and
 		// redeliver nothing until then. Created now, it is routed when
 		// the consumer starts.
-		if err := t.CreateTopic(retryTopicPrefix + group); err != nil {
+		if err := t.createRetryTopic(group, kind); err != nil {
 			return nil, err
 		}
 	}
@@ -59,8 +69,11 @@ func (t *Transport) subscribe(topic, group string, h runtime.Handler, ordered bo
 	if t.cfg.AccessKey != "" {
 		opts = append(opts, consumer.WithCredentials(t.credentials()))
 	}
-	if ordered {
+	switch kind {
+	case ordered:
 		opts = append(opts, orderedConsumerOptions()...)
+	case broadcast:
+		opts = append(opts, broadcastConsumerOptions()...)
 	}
 	c, err := consumer.NewPushConsumer(opts...)
 	if err != nil {
@@ -72,7 +85,7 @@ func (t *Transport) subscribe(topic, group string, h runtime.Handler, ordered bo
 	}
 	s := &subscription{t: t, consumer: c, h: h, queues: queues}
 	consume := s.consume
-	if ordered {
+	if kind == ordered {
 		consume = s.consumeOrderly
 	}
 	if err := c.Subscribe(topic, consumer.MessageSelector{Type: consumer.TAG, Expression: "*"}, consume); err != nil {

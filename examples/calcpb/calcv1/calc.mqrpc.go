@@ -98,6 +98,35 @@ func (c *CalculatorClient) Record(ctx context.Context, req *RecordRequest) (*emp
 	return new(emptypb.Empty), nil
 }
 
+// CalculatorFanoutClient makes fan-out calls to the Calculator service: every server
+// instance started with runtime.WithFanoutCalls runs each call, and each
+// method returns the reply of every instance that answered (see
+// runtime.Fanout). One-way methods have no fan-out form: no reply would come.
+type CalculatorFanoutClient struct {
+	client *runtime.Client
+	opts   []runtime.CallOption
+}
+
+// NewCalculatorFanoutClient returns a client whose methods make fan-out calls
+// to the Calculator service through c, with opts applied to every call.
+func NewCalculatorFanoutClient(c *runtime.Client, opts ...runtime.CallOption) *CalculatorFanoutClient {
+	return &CalculatorFanoutClient{client: c, opts: opts}
+}
+
+// Add calls Add on every server instance of Calculator.
+func (c *CalculatorFanoutClient) Add(ctx context.Context, req *AddRequest) ([]runtime.Reply[*AddResponse], error) {
+	return runtime.Fanout(ctx, c.client, Calculator_Add_FullMethodName, req, func(out *AddResponse) *AddResponse {
+		return out
+	}, c.opts...)
+}
+
+// Div calls Div on every server instance of Calculator.
+func (c *CalculatorFanoutClient) Div(ctx context.Context, req *DivRequest) ([]runtime.Reply[*DivResponse], error) {
+	return runtime.Fanout(ctx, c.client, Calculator_Div_FullMethodName, req, func(out *DivResponse) *DivResponse {
+		return out
+	}, c.opts...)
+}
+
 // RegisterCalculator serves impl as the Calculator service on s.
 func RegisterCalculator(s *runtime.Server, impl Calculator) error {
 	return s.RegisterService(&calculatorServiceDesc, impl)

@@ -81,6 +81,61 @@ func (c *CalculatorClient) Stats(ctx context.Context, s Series) (Summary, error)
 	return out.R0, err
 }
 
+// CalculatorFanoutClient makes fan-out calls to the Calculator service: every server
+// instance started with runtime.WithFanoutCalls runs each call, and each
+// method returns the reply of every instance that answered (see
+// runtime.Fanout).
+type CalculatorFanoutClient struct {
+	client *runtime.Client
+	opts   []runtime.CallOption
+}
+
+// NewCalculatorFanoutClient returns a client whose methods make fan-out calls
+// to the Calculator service through c, with opts applied to every call.
+func NewCalculatorFanoutClient(c *runtime.Client, opts ...runtime.CallOption) *CalculatorFanoutClient {
+	return &CalculatorFanoutClient{client: c, opts: opts}
+}
+
+// Add calls Add on every server instance of Calculator.
+func (c *CalculatorFanoutClient) Add(ctx context.Context, a int, b int) ([]runtime.Reply[int], error) {
+	in := calculatorAddArgs{A: a, B: b}
+	return runtime.Fanout(ctx, c.client, Calculator_Add_FullMethodName, &in, func(out *calculatorAddResults) int {
+		return out.R0
+	}, c.opts...)
+}
+
+// Sub calls Sub on every server instance of Calculator.
+func (c *CalculatorFanoutClient) Sub(ctx context.Context, a int, b int) ([]runtime.Reply[int], error) {
+	in := calculatorSubArgs{A: a, B: b}
+	return runtime.Fanout(ctx, c.client, Calculator_Sub_FullMethodName, &in, func(out *calculatorSubResults) int {
+		return out.R0
+	}, c.opts...)
+}
+
+// Mul calls Mul on every server instance of Calculator.
+func (c *CalculatorFanoutClient) Mul(ctx context.Context, a int, b int) ([]runtime.Reply[int], error) {
+	in := calculatorMulArgs{A: a, B: b}
+	return runtime.Fanout(ctx, c.client, Calculator_Mul_FullMethodName, &in, func(out *calculatorMulResults) int {
+		return out.R0
+	}, c.opts...)
+}
+
+// Div calls Div on every server instance of Calculator.
+func (c *CalculatorFanoutClient) Div(ctx context.Context, a int, b int) ([]runtime.Reply[calculatorDivResults], error) {
+	in := calculatorDivArgs{A: a, B: b}
+	return runtime.Fanout(ctx, c.client, Calculator_Div_FullMethodName, &in, func(out *calculatorDivResults) calculatorDivResults {
+		return *out
+	}, c.opts...)
+}
+
+// Stats calls Stats on every server instance of Calculator.
+func (c *CalculatorFanoutClient) Stats(ctx context.Context, s Series) ([]runtime.Reply[Summary], error) {
+	in := calculatorStatsArgs{S: s}
+	return runtime.Fanout(ctx, c.client, Calculator_Stats_FullMethodName, &in, func(out *calculatorStatsResults) Summary {
+		return out.R0
+	}, c.opts...)
+}
+
 // RegisterCalculator serves impl as the Calculator service on s.
 func RegisterCalculator(s *runtime.Server, impl Calculator) error {
 	return s.RegisterService(&calculatorServiceDesc, impl)

@@ -3,7 +3,7 @@
 // the race detector, so that its memory can be read from the outside as an
 // operator would.
 //
-//	probeserver -namesrv 127.0.0.1:9876 -topic probe_1 [-ordered] [-steplog FILE]
+//	probeserver -namesrv 127.0.0.1:9876 -topic probe_1 [-ordered] [-fanout] [-steplog FILE]
 //
 // It prints "serving" once it takes requests.
 package main
@@ -26,14 +26,19 @@ func main() {
 	topic := flag.String("topic", runtime.TopicFor(testservice.ProbeServiceName), "request `topic`")
 	ordered := flag.Bool("ordered", false, "serve ordered calls too (runtime.WithOrderedCalls)")
 	stepLog := flag.String("steplog", "", "append a line for each Step call to `file`")
+	fanout := flag.Bool("fanout", false, "answer fan-out calls too (runtime.WithFanoutCalls)")
 	flag.Parse()
-	if err := serve(*namesrv, *topic, *ordered, *stepLog); err != nil {
+	var opts []runtime.ServerOption
+	if *fanout {
+		opts = append(opts, runtime.WithFanoutCalls())
+	}
+	if err := serve(*namesrv, *topic, *ordered, *stepLog, opts...); err != nil {
 		fmt.Fprintln(os.Stderr, "probeserver:", err)
 		os.Exit(1)
 	}
 }
 
-func serve(namesrv, topic string, ordered bool, stepLog string) error {
+func serve(namesrv, topic string, ordered bool, stepLog string, extra ...runtime.ServerOption) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	tr, err := rocketmq.New(rocketmq.Config{NameServers: []string{namesrv}})
@@ -45,6 +50,7 @@ func serve(namesrv, topic string, ordered bool, stepLog string) error {
 	if ordered {
 		opts = append(opts, runtime.WithOrderedCalls())
 	}
+	opts = append(opts, extra...)
 	impl := testservice.Server{}
 	if stepLog != "" {
 		f, err := os.OpenFile(stepLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)

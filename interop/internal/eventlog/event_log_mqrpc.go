@@ -44,6 +44,21 @@ func (c *EventLogClient) Record(ctx context.Context, name string, value int) err
 	return c.client.Send(ctx, EventLog_Record_FullMethodName, &in, c.opts...)
 }
 
+// EventLogFanoutClient makes fan-out calls to the EventLog service: every server
+// instance started with runtime.WithFanoutCalls runs each call, and each
+// method returns the reply of every instance that answered (see
+// runtime.Fanout). One-way methods have no fan-out form: no reply would come.
+type EventLogFanoutClient struct {
+	client *runtime.Client
+	opts   []runtime.CallOption
+}
+
+// NewEventLogFanoutClient returns a client whose methods make fan-out calls
+// to the EventLog service through c, with opts applied to every call.
+func NewEventLogFanoutClient(c *runtime.Client, opts ...runtime.CallOption) *EventLogFanoutClient {
+	return &EventLogFanoutClient{client: c, opts: opts}
+}
+
 // RegisterEventLog serves impl as the EventLog service on s.
 func RegisterEventLog(s *runtime.Server, impl EventLog) error {
 	return s.RegisterService(&eventLogServiceDesc, impl)

@@ -97,6 +97,77 @@ func (c *ClashClient) Register(ctx context1.Context, name string) (bool, error) 
 	return out.R0, err
 }
 
+// ClashFanoutClient makes fan-out calls to the Clash service: every server
+// instance started with runtime.WithFanoutCalls runs each call, and each
+// method returns the reply of every instance that answered (see
+// runtime.Fanout).
+type ClashFanoutClient struct {
+	client *runtime1.Client
+	opts   []runtime1.CallOption
+}
+
+// NewClashFanoutClient returns a client whose methods make fan-out calls
+// to the Clash service through c, with opts applied to every call.
+func NewClashFanoutClient(c *runtime1.Client, opts ...runtime1.CallOption) *ClashFanoutClient {
+	return &ClashFanoutClient{client: c, opts: opts}
+}
+
+// Echo calls Echo on every server instance of Clash.
+func (c *ClashFanoutClient) Echo(ctx context1.Context, c1 string, client string, s string, err1 string, req string, in1 string, out1 string, p7 int, impl string, args string, opts string, runtime string, context string) ([]runtime1.Reply[string], error) {
+	in := clashEchoArgs1{C: c1, Client: client, S: s, Err: err1, Req: req, In: in1, Out: out1, P7: p7, Impl: impl, Args: args, Opts: opts, Runtime: runtime, Context: context}
+	return runtime1.Fanout(ctx, c.client, Clash_Echo_FullMethodName, &in, func(out *clashEchoResults1) string {
+		return out.R0
+	}, c.opts...)
+}
+
+// Unnamed calls Unnamed on every server instance of Clash.
+func (c *ClashFanoutClient) Unnamed(ctx context1.Context, p0 string, p1 int) ([]runtime1.Reply[string], error) {
+	in := clashUnnamedArgs{P0: p0, P1: p1}
+	return runtime1.Fanout(ctx, c.client, Clash_Unnamed_FullMethodName, &in, func(out *clashUnnamedResults) string {
+		return out.R0
+	}, c.opts...)
+}
+
+// Swap calls Swap on every server instance of Clash.
+func (c *ClashFanoutClient) Swap(ctx context1.Context, ctx1 string) ([]runtime1.Reply[string], error) {
+	in := clashSwapArgs{Ctx: ctx1}
+	return runtime1.Fanout(ctx, c.client, Clash_Swap_FullMethodName, &in, func(out *clashSwapResults) string {
+		return out.R0
+	}, c.opts...)
+}
+
+// Fields calls Fields on every server instance of Clash.
+func (c *ClashFanoutClient) Fields(ctx context1.Context, a string, A string, p0 string, p3 string) ([]runtime1.Reply[string], error) {
+	in := clashFieldsArgs{A: a, A1: A, P0: p0, P3: p3}
+	return runtime1.Fanout(ctx, c.client, Clash_Fields_FullMethodName, &in, func(out *clashFieldsResults) string {
+		return out.R0
+	}, c.opts...)
+}
+
+// Close calls Close on every server instance of Clash.
+func (c *ClashFanoutClient) Close(ctx context1.Context) ([]runtime1.Reply[struct{}], error) {
+	in := clashCloseArgs1{}
+	return runtime1.Fanout(ctx, c.client, Clash_Close_FullMethodName, &in, func(_ *struct{}) struct{} {
+		return struct{}{}
+	}, c.opts...)
+}
+
+// String calls String on every server instance of Clash.
+func (c *ClashFanoutClient) String(ctx context1.Context) ([]runtime1.Reply[string], error) {
+	in := clashStringArgs{}
+	return runtime1.Fanout(ctx, c.client, Clash_String_FullMethodName, &in, func(out *clashStringResults) string {
+		return out.R0
+	}, c.opts...)
+}
+
+// Register calls Register on every server instance of Clash.
+func (c *ClashFanoutClient) Register(ctx context1.Context, name string) ([]runtime1.Reply[bool], error) {
+	in := clashRegisterArgs{Name: name}
+	return runtime1.Fanout(ctx, c.client, Clash_Register_FullMethodName, &in, func(out *clashRegisterResults) bool {
+		return out.R0
+	}, c.opts...)
+}
+
 // RegisterClash serves impl as the Clash service on s.
 func RegisterClash(s *runtime1.Server, impl Clash) error {
 	return s.RegisterService(&clashServiceDesc1, impl)

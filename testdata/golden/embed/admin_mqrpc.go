@@ -76,6 +76,53 @@ func (c *AdminClient) Log(ctx context.Context, line string) error {
 	return c.client.Send(ctx, Admin_Log_FullMethodName, &in, c.opts...)
 }
 
+// AdminFanoutClient makes fan-out calls to the Admin service: every server
+// instance started with runtime.WithFanoutCalls runs each call, and each
+// method returns the reply of every instance that answered (see
+// runtime.Fanout). One-way methods have no fan-out form: no reply would come.
+type AdminFanoutClient struct {
+	client *runtime.Client
+	opts   []runtime.CallOption
+}
+
+// NewAdminFanoutClient returns a client whose methods make fan-out calls
+// to the Admin service through c, with opts applied to every call.
+func NewAdminFanoutClient(c *runtime.Client, opts ...runtime.CallOption) *AdminFanoutClient {
+	return &AdminFanoutClient{client: c, opts: opts}
+}
+
+// Get calls Get on every server instance of Admin.
+func (c *AdminFanoutClient) Get(ctx context.Context, key string) ([]runtime.Reply[adminGetResults], error) {
+	in := adminGetArgs{Key: key}
+	return runtime.Fanout(ctx, c.client, Admin_Get_FullMethodName, &in, func(out *adminGetResults) adminGetResults {
+		return *out
+	}, c.opts...)
+}
+
+// Put calls Put on every server instance of Admin.
+func (c *AdminFanoutClient) Put(ctx context.Context, key string, value []byte) ([]runtime.Reply[struct{}], error) {
+	in := adminPutArgs{Key: key, Value: value}
+	return runtime.Fanout(ctx, c.client, Admin_Put_FullMethodName, &in, func(_ *struct{}) struct{} {
+		return struct{}{}
+	}, c.opts...)
+}
+
+// Reset calls Reset on every server instance of Admin.
+func (c *AdminFanoutClient) Reset(ctx context.Context) ([]runtime.Reply[int], error) {
+	in := adminResetArgs{}
+	return runtime.Fanout(ctx, c.client, Admin_Reset_FullMethodName, &in, func(out *adminResetResults) int {
+		return out.R0
+	}, c.opts...)
+}
+
+// Ping calls Ping on every server instance of Admin.
+func (c *AdminFanoutClient) Ping(ctx context.Context, msg string) ([]runtime.Reply[string], error) {
+	in := adminPingArgs{Msg: msg}
+	return runtime.Fanout(ctx, c.client, Admin_Ping_FullMethodName, &in, func(out *adminPingResults) string {
+		return out.R0
+	}, c.opts...)
+}
+
 // RegisterAdmin serves impl as the Admin service on s.
 func RegisterAdmin(s *runtime.Server, impl Admin) error {
 	return s.RegisterService(&adminServiceDesc, impl)

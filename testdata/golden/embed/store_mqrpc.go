@@ -67,6 +67,45 @@ func (c *StoreClient) Log(ctx context.Context, line string) error {
 	return c.client.Send(ctx, Store_Log_FullMethodName, &in, c.opts...)
 }
 
+// StoreFanoutClient makes fan-out calls to the Store service: every server
+// instance started with runtime.WithFanoutCalls runs each call, and each
+// method returns the reply of every instance that answered (see
+// runtime.Fanout). One-way methods have no fan-out form: no reply would come.
+type StoreFanoutClient struct {
+	client *runtime.Client
+	opts   []runtime.CallOption
+}
+
+// NewStoreFanoutClient returns a client whose methods make fan-out calls
+// to the Store service through c, with opts applied to every call.
+func NewStoreFanoutClient(c *runtime.Client, opts ...runtime.CallOption) *StoreFanoutClient {
+	return &StoreFanoutClient{client: c, opts: opts}
+}
+
+// Get calls Get on every server instance of Store.
+func (c *StoreFanoutClient) Get(ctx context.Context, key string) ([]runtime.Reply[storeGetResults], error) {
+	in := storeGetArgs{Key: key}
+	return runtime.Fanout(ctx, c.client, Store_Get_FullMethodName, &in, func(out *storeGetResults) storeGetResults {
+		return *out
+	}, c.opts...)
+}
+
+// Put calls Put on every server instance of Store.
+func (c *StoreFanoutClient) Put(ctx context.Context, key string, value []byte) ([]runtime.Reply[struct{}], error) {
+	in := storePutArgs{Key: key, Value: value}
+	return runtime.Fanout(ctx, c.client, Store_Put_FullMethodName, &in, func(_ *struct{}) struct{} {
+		return struct{}{}
+	}, c.opts...)
+}
+
+// Ping calls Ping on every server instance of Store.
+func (c *StoreFanoutClient) Ping(ctx context.Context, msg string) ([]runtime.Reply[string], error) {
+	in := storePingArgs{Msg: msg}
+	return runtime.Fanout(ctx, c.client, Store_Ping_FullMethodName, &in, func(out *storePingResults) string {
+		return out.R0
+	}, c.opts...)
+}
+
 // RegisterStore serves impl as the Store service on s.
 func RegisterStore(s *runtime.Server, impl Store) error {
 	return s.RegisterService(&storeServiceDesc, impl)

@@ -164,6 +164,134 @@ func (c *KindsClient) Notify(ctx context.Context, event Event) error {
 	return c.client.Send(ctx, Kinds_Notify_FullMethodName, &in, c.opts...)
 }
 
+// KindsFanoutClient makes fan-out calls to the Kinds service: every server
+// instance started with runtime.WithFanoutCalls runs each call, and each
+// method returns the reply of every instance that answered (see
+// runtime.Fanout). One-way methods have no fan-out form: no reply would come.
+type KindsFanoutClient struct {
+	client *runtime.Client
+	opts   []runtime.CallOption
+}
+
+// NewKindsFanoutClient returns a client whose methods make fan-out calls
+// to the Kinds service through c, with opts applied to every call.
+func NewKindsFanoutClient(c *runtime.Client, opts ...runtime.CallOption) *KindsFanoutClient {
+	return &KindsFanoutClient{client: c, opts: opts}
+}
+
+// Basics calls Basics on every server instance of Kinds.
+func (c *KindsFanoutClient) Basics(ctx context.Context, b bool, i int, i8 int8, i16 int16, i32 int32, i64 int64, u uint, u8 uint8, u16 uint16, u32 uint32, u64 uint64, f32 float32, f64 float64, s string, by byte, r rune) ([]runtime.Reply[kindsBasicsResults], error) {
+	in := kindsBasicsArgs{B: b, I: i, I8: i8, I16: i16, I32: i32, I64: i64, U: u, U8: u8, U16: u16, U32: u32, U64: u64, F32: f32, F64: f64, S: s, By: by, R: r}
+	return runtime.Fanout(ctx, c.client, Kinds_Basics_FullMethodName, &in, func(out *kindsBasicsResults) kindsBasicsResults {
+		return *out
+	}, c.opts...)
+}
+
+// Struct calls Struct on every server instance of Kinds.
+func (c *KindsFanoutClient) Struct(ctx context.Context, r Record) ([]runtime.Reply[Record], error) {
+	in := kindsStructArgs{R: r}
+	return runtime.Fanout(ctx, c.client, Kinds_Struct_FullMethodName, &in, func(out *kindsStructResults) Record {
+		return out.R0
+	}, c.opts...)
+}
+
+// Anonymous calls Anonymous on every server instance of Kinds.
+func (c *KindsFanoutClient) Anonymous(ctx context.Context, v struct {
+	Name  string `msgpack:"name"`
+	Count int
+}) ([]runtime.Reply[struct {
+	Name  string `msgpack:"name"`
+	Count int
+}], error) {
+	in := kindsAnonymousArgs{V: v}
+	return runtime.Fanout(ctx, c.client, Kinds_Anonymous_FullMethodName, &in, func(out *kindsAnonymousResults) struct {
+		Name  string `msgpack:"name"`
+		Count int
+	} {
+		return out.R0
+	}, c.opts...)
+}
+
+// Pointers calls Pointers on every server instance of Kinds.
+func (c *KindsFanoutClient) Pointers(ctx context.Context, r *Record, n *int) ([]runtime.Reply[kindsPointersResults], error) {
+	in := kindsPointersArgs{R: r, N: n}
+	return runtime.Fanout(ctx, c.client, Kinds_Pointers_FullMethodName, &in, func(out *kindsPointersResults) kindsPointersResults {
+		return *out
+	}, c.opts...)
+}
+
+// Slices calls Slices on every server instance of Kinds.
+func (c *KindsFanoutClient) Slices(ctx context.Context, s []string, rs []Record, nested [][]int) ([]runtime.Reply[kindsSlicesResults], error) {
+	in := kindsSlicesArgs{S: s, Rs: rs, Nested: nested}
+	return runtime.Fanout(ctx, c.client, Kinds_Slices_FullMethodName, &in, func(out *kindsSlicesResults) kindsSlicesResults {
+		return *out
+	}, c.opts...)
+}
+
+// Array calls Array on every server instance of Kinds.
+func (c *KindsFanoutClient) Array(ctx context.Context, a [3]int) ([]runtime.Reply[[3]int], error) {
+	in := kindsArrayArgs{A: a}
+	return runtime.Fanout(ctx, c.client, Kinds_Array_FullMethodName, &in, func(out *kindsArrayResults) [3]int {
+		return out.R0
+	}, c.opts...)
+}
+
+// Maps calls Maps on every server instance of Kinds.
+func (c *KindsFanoutClient) Maps(ctx context.Context, m map[string]int, nested map[int][]string, byPoint map[shared.Point]bool) ([]runtime.Reply[kindsMapsResults], error) {
+	in := kindsMapsArgs{M: m, Nested: nested, ByPoint: byPoint}
+	return runtime.Fanout(ctx, c.client, Kinds_Maps_FullMethodName, &in, func(out *kindsMapsResults) kindsMapsResults {
+		return *out
+	}, c.opts...)
+}
+
+// Time calls Time on every server instance of Kinds.
+func (c *KindsFanoutClient) Time(ctx context.Context, t time.Time, d time.Duration) ([]runtime.Reply[kindsTimeResults], error) {
+	in := kindsTimeArgs{T: t, D: d}
+	return runtime.Fanout(ctx, c.client, Kinds_Time_FullMethodName, &in, func(out *kindsTimeResults) kindsTimeResults {
+		return *out
+	}, c.opts...)
+}
+
+// Bytes calls Bytes on every server instance of Kinds.
+func (c *KindsFanoutClient) Bytes(ctx context.Context, b []byte) ([]runtime.Reply[[]byte], error) {
+	in := kindsBytesArgs{B: b}
+	return runtime.Fanout(ctx, c.client, Kinds_Bytes_FullMethodName, &in, func(out *kindsBytesResults) []byte {
+		return out.R0
+	}, c.opts...)
+}
+
+// Named calls Named on every server instance of Kinds.
+func (c *KindsFanoutClient) Named(ctx context.Context, p shared.Point, t shared.Tag, pair shared.Pair[string, int], c1 Celsius) ([]runtime.Reply[kindsNamedResults], error) {
+	in := kindsNamedArgs{P: p, T: t, Pair: pair, C: c1}
+	return runtime.Fanout(ctx, c.client, Kinds_Named_FullMethodName, &in, func(out *kindsNamedResults) kindsNamedResults {
+		return *out
+	}, c.opts...)
+}
+
+// Nothing calls Nothing on every server instance of Kinds.
+func (c *KindsFanoutClient) Nothing(ctx context.Context) ([]runtime.Reply[struct{}], error) {
+	in := kindsNothingArgs{}
+	return runtime.Fanout(ctx, c.client, Kinds_Nothing_FullMethodName, &in, func(_ *struct{}) struct{} {
+		return struct{}{}
+	}, c.opts...)
+}
+
+// Split calls Split on every server instance of Kinds.
+func (c *KindsFanoutClient) Split(ctx context.Context, s string) ([]runtime.Reply[kindsSplitResults], error) {
+	in := kindsSplitArgs{S: s}
+	return runtime.Fanout(ctx, c.client, Kinds_Split_FullMethodName, &in, func(out *kindsSplitResults) kindsSplitResults {
+		return *out
+	}, c.opts...)
+}
+
+// Fail calls Fail on every server instance of Kinds.
+func (c *KindsFanoutClient) Fail(ctx context.Context, code int, msg string) ([]runtime.Reply[struct{}], error) {
+	in := kindsFailArgs{Code: code, Msg: msg}
+	return runtime.Fanout(ctx, c.client, Kinds_Fail_FullMethodName, &in, func(_ *struct{}) struct{} {
+		return struct{}{}
+	}, c.opts...)
+}
+
 // RegisterKinds serves impl as the Kinds service on s.
 func RegisterKinds(s *runtime.Server, impl Kinds) error {
 	return s.RegisterService(&kindsServiceDesc, impl)

@@ -54,6 +54,37 @@ func (c *CounterClient) First(ctx context.Context) (any, error) {
 	return out.R0, err
 }
 
+// CounterFanoutClient makes fan-out calls to the Counter service: every server
+// instance started with runtime.WithFanoutCalls runs each call, and each
+// method returns the reply of every instance that answered (see
+// runtime.Fanout).
+type CounterFanoutClient struct {
+	client *runtime.Client
+	opts   []runtime.CallOption
+}
+
+// NewCounterFanoutClient returns a client whose methods make fan-out calls
+// to the Counter service through c, with opts applied to every call.
+func NewCounterFanoutClient(c *runtime.Client, opts ...runtime.CallOption) *CounterFanoutClient {
+	return &CounterFanoutClient{client: c, opts: opts}
+}
+
+// Next calls Next on every server instance of Counter.
+func (c *CounterFanoutClient) Next(ctx context.Context, n any) ([]runtime.Reply[any], error) {
+	in := counterNextArgs{N: n}
+	return runtime.Fanout(ctx, c.client, Counter_Next_FullMethodName, &in, func(out *counterNextResults) any {
+		return out.R0
+	}, c.opts...)
+}
+
+// First calls First on every server instance of Counter.
+func (c *CounterFanoutClient) First(ctx context.Context) ([]runtime.Reply[any], error) {
+	in := counterFirstArgs{}
+	return runtime.Fanout(ctx, c.client, Counter_First_FullMethodName, &in, func(out *counterFirstResults) any {
+		return out.R0
+	}, c.opts...)
+}
+
 // RegisterCounter serves impl as the Counter service on s.
 func RegisterCounter(s *runtime.Server, impl Counter) error {
 	return s.RegisterService(&counterServiceDesc, impl)

@@ -132,6 +132,56 @@ func (c *CalculatorClient) Stats(ctx context.Context, req *Series) (*Summary, er
 	return out, nil
 }
 
+// CalculatorFanoutClient makes fan-out calls to the Calculator service: every server
+// instance started with runtime.WithFanoutCalls runs each call, and each
+// method returns the reply of every instance that answered (see
+// runtime.Fanout).
+type CalculatorFanoutClient struct {
+	client *runtime.Client
+	opts   []runtime.CallOption
+}
+
+// NewCalculatorFanoutClient returns a client whose methods make fan-out calls
+// to the Calculator service through c, with opts applied to every call.
+func NewCalculatorFanoutClient(c *runtime.Client, opts ...runtime.CallOption) *CalculatorFanoutClient {
+	return &CalculatorFanoutClient{client: c, opts: opts}
+}
+
+// Add calls Add on every server instance of Calculator.
+func (c *CalculatorFanoutClient) Add(ctx context.Context, req *Operands) ([]runtime.Reply[*Result], error) {
+	return runtime.Fanout(ctx, c.client, Calculator_Add_FullMethodName, req, func(out *Result) *Result {
+		return out
+	}, c.opts...)
+}
+
+// Sub calls Sub on every server instance of Calculator.
+func (c *CalculatorFanoutClient) Sub(ctx context.Context, req *Operands) ([]runtime.Reply[*Result], error) {
+	return runtime.Fanout(ctx, c.client, Calculator_Sub_FullMethodName, req, func(out *Result) *Result {
+		return out
+	}, c.opts...)
+}
+
+// Mul calls Mul on every server instance of Calculator.
+func (c *CalculatorFanoutClient) Mul(ctx context.Context, req *Operands) ([]runtime.Reply[*Result], error) {
+	return runtime.Fanout(ctx, c.client, Calculator_Mul_FullMethodName, req, func(out *Result) *Result {
+		return out
+	}, c.opts...)
+}
+
+// Div calls Div on every server instance of Calculator.
+func (c *CalculatorFanoutClient) Div(ctx context.Context, req *Operands) ([]runtime.Reply[*Quotient], error) {
+	return runtime.Fanout(ctx, c.client, Calculator_Div_FullMethodName, req, func(out *Quotient) *Quotient {
+		return out
+	}, c.opts...)
+}
+
+// Stats calls Stats on every server instance of Calculator.
+func (c *CalculatorFanoutClient) Stats(ctx context.Context, req *Series) ([]runtime.Reply[*Summary], error) {
+	return runtime.Fanout(ctx, c.client, Calculator_Stats_FullMethodName, req, func(out *Summary) *Summary {
+		return out
+	}, c.opts...)
+}
+
 // RegisterCalculator serves impl as the Calculator service on s.
 func RegisterCalculator(s *runtime.Server, impl Calculator) error {
 	return s.RegisterService(&calculatorServiceDesc, impl)

@@ -59,6 +59,28 @@ func (c *KitchenClient) Cook(ctx context.Context, req *Sink) (*Sink, error) {
 	return out, nil
 }
 
+// KitchenFanoutClient makes fan-out calls to the Kitchen service: every server
+// instance started with runtime.WithFanoutCalls runs each call, and each
+// method returns the reply of every instance that answered (see
+// runtime.Fanout).
+type KitchenFanoutClient struct {
+	client *runtime.Client
+	opts   []runtime.CallOption
+}
+
+// NewKitchenFanoutClient returns a client whose methods make fan-out calls
+// to the Kitchen service through c, with opts applied to every call.
+func NewKitchenFanoutClient(c *runtime.Client, opts ...runtime.CallOption) *KitchenFanoutClient {
+	return &KitchenFanoutClient{client: c, opts: opts}
+}
+
+// Cook calls Cook on every server instance of Kitchen.
+func (c *KitchenFanoutClient) Cook(ctx context.Context, req *Sink) ([]runtime.Reply[*Sink], error) {
+	return runtime.Fanout(ctx, c.client, Kitchen_Cook_FullMethodName, req, func(out *Sink) *Sink {
+		return out
+	}, c.opts...)
+}
+
 // RegisterKitchen serves impl as the Kitchen service on s.
 func RegisterKitchen(s *runtime.Server, impl Kitchen) error {
 	return s.RegisterService(&kitchenServiceDesc, impl)

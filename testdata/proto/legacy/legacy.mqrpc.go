@@ -59,6 +59,28 @@ func (c *StoreClient) GetValue(ctx context.Context, req *Key) (*Value, error) {
 	return out, nil
 }
 
+// StoreFanoutClient makes fan-out calls to the Store service: every server
+// instance started with runtime.WithFanoutCalls runs each call, and each
+// method returns the reply of every instance that answered (see
+// runtime.Fanout).
+type StoreFanoutClient struct {
+	client *runtime.Client
+	opts   []runtime.CallOption
+}
+
+// NewStoreFanoutClient returns a client whose methods make fan-out calls
+// to the Store service through c, with opts applied to every call.
+func NewStoreFanoutClient(c *runtime.Client, opts ...runtime.CallOption) *StoreFanoutClient {
+	return &StoreFanoutClient{client: c, opts: opts}
+}
+
+// GetValue calls GetValue on every server instance of Store.
+func (c *StoreFanoutClient) GetValue(ctx context.Context, req *Key) ([]runtime.Reply[*Value], error) {
+	return runtime.Fanout(ctx, c.client, Store_GetValue_FullMethodName, req, func(out *Value) *Value {
+		return out
+	}, c.opts...)
+}
+
 // RegisterStore serves impl as the Store service on s.
 func RegisterStore(s *runtime.Server, impl Store) error {
 	return s.RegisterService(&storeServiceDesc, impl)

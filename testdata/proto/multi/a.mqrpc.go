@@ -91,6 +91,42 @@ func (c *AlphaClient) Close(ctx context.Context, req *emptypb.Empty) (*emptypb.E
 	return out, nil
 }
 
+// AlphaFanoutClient makes fan-out calls to the Alpha service: every server
+// instance started with runtime.WithFanoutCalls runs each call, and each
+// method returns the reply of every instance that answered (see
+// runtime.Fanout).
+type AlphaFanoutClient struct {
+	client *runtime.Client
+	opts   []runtime.CallOption
+}
+
+// NewAlphaFanoutClient returns a client whose methods make fan-out calls
+// to the Alpha service through c, with opts applied to every call.
+func NewAlphaFanoutClient(c *runtime.Client, opts ...runtime.CallOption) *AlphaFanoutClient {
+	return &AlphaFanoutClient{client: c, opts: opts}
+}
+
+// Type calls Type on every server instance of Alpha.
+func (c *AlphaFanoutClient) Type(ctx context.Context, req *Word) ([]runtime.Reply[*Word], error) {
+	return runtime.Fanout(ctx, c.client, Alpha_Type_FullMethodName, req, func(out *Word) *Word {
+		return out
+	}, c.opts...)
+}
+
+// String calls String on every server instance of Alpha.
+func (c *AlphaFanoutClient) String(ctx context.Context, req *emptypb.Empty) ([]runtime.Reply[*Word], error) {
+	return runtime.Fanout(ctx, c.client, Alpha_String_FullMethodName, req, func(out *Word) *Word {
+		return out
+	}, c.opts...)
+}
+
+// Close calls Close on every server instance of Alpha.
+func (c *AlphaFanoutClient) Close(ctx context.Context, req *emptypb.Empty) ([]runtime.Reply[*emptypb.Empty], error) {
+	return runtime.Fanout(ctx, c.client, Alpha_Close_FullMethodName, req, func(out *emptypb.Empty) *emptypb.Empty {
+		return out
+	}, c.opts...)
+}
+
 // RegisterAlpha serves impl as the Alpha service on s.
 func RegisterAlpha(s *runtime.Server, impl Alpha) error {
 	return s.RegisterService(&alphaServiceDesc, impl)
@@ -198,6 +234,35 @@ func (c *BetaClient) Fail(ctx context.Context, req *Word) (*Count, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// BetaFanoutClient makes fan-out calls to the Beta service: every server
+// instance started with runtime.WithFanoutCalls runs each call, and each
+// method returns the reply of every instance that answered (see
+// runtime.Fanout).
+type BetaFanoutClient struct {
+	client *runtime.Client
+	opts   []runtime.CallOption
+}
+
+// NewBetaFanoutClient returns a client whose methods make fan-out calls
+// to the Beta service through c, with opts applied to every call.
+func NewBetaFanoutClient(c *runtime.Client, opts ...runtime.CallOption) *BetaFanoutClient {
+	return &BetaFanoutClient{client: c, opts: opts}
+}
+
+// Measure calls Measure on every server instance of Beta.
+func (c *BetaFanoutClient) Measure(ctx context.Context, req *sharedpb.Thing) ([]runtime.Reply[*Count], error) {
+	return runtime.Fanout(ctx, c.client, Beta_Measure_FullMethodName, req, func(out *Count) *Count {
+		return out
+	}, c.opts...)
+}
+
+// Fail calls Fail on every server instance of Beta.
+func (c *BetaFanoutClient) Fail(ctx context.Context, req *Word) ([]runtime.Reply[*Count], error) {
+	return runtime.Fanout(ctx, c.client, Beta_Fail_FullMethodName, req, func(out *Count) *Count {
+		return out
+	}, c.opts...)
 }
 
 // RegisterBeta serves impl as the Beta service on s.

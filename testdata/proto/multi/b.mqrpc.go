@@ -74,6 +74,35 @@ func (c *GammaClient) Swap(ctx context.Context, req *Pair) (*Pair, error) {
 	return out, nil
 }
 
+// GammaFanoutClient makes fan-out calls to the Gamma service: every server
+// instance started with runtime.WithFanoutCalls runs each call, and each
+// method returns the reply of every instance that answered (see
+// runtime.Fanout).
+type GammaFanoutClient struct {
+	client *runtime.Client
+	opts   []runtime.CallOption
+}
+
+// NewGammaFanoutClient returns a client whose methods make fan-out calls
+// to the Gamma service through c, with opts applied to every call.
+func NewGammaFanoutClient(c *runtime.Client, opts ...runtime.CallOption) *GammaFanoutClient {
+	return &GammaFanoutClient{client: c, opts: opts}
+}
+
+// Echo calls Echo on every server instance of Gamma.
+func (c *GammaFanoutClient) Echo(ctx context.Context, req *Word) ([]runtime.Reply[*Word], error) {
+	return runtime.Fanout(ctx, c.client, Gamma_Echo_FullMethodName, req, func(out *Word) *Word {
+		return out
+	}, c.opts...)
+}
+
+// Swap calls Swap on every server instance of Gamma.
+func (c *GammaFanoutClient) Swap(ctx context.Context, req *Pair) ([]runtime.Reply[*Pair], error) {
+	return runtime.Fanout(ctx, c.client, Gamma_Swap_FullMethodName, req, func(out *Pair) *Pair {
+		return out
+	}, c.opts...)
+}
+
 // RegisterGamma serves impl as the Gamma service on s.
 func RegisterGamma(s *runtime.Server, impl Gamma) error {
 	return s.RegisterService(&gammaServiceDesc, impl)
