@@ -123,7 +123,7 @@ func benchmarkInvoke(b *testing.B, tr runtime.Transport) {
 // request, and hands the reply straight to the client.
 type loopback struct {
 	replies func(*runtime.Message)
-	handler runtime.Handler
+	handler runtime.MessageHandler
 }
 
 func (l *loopback) ListenReplies(h func(*runtime.Message)) error {
@@ -139,7 +139,7 @@ func (l *loopback) Send(ctx context.Context, msg *runtime.Message) error {
 	return l.handler(ctx, msg)
 }
 
-func (l *loopback) Subscribe(_, _ string, h runtime.Handler) (runtime.Subscription, error) {
+func (l *loopback) Subscribe(_, _ string, h runtime.MessageHandler) (runtime.Subscription, error) {
 	l.handler = h
 	return l, nil
 }

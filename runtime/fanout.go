@@ -53,7 +53,7 @@ type FanoutTransport interface {
 	// Subscribe, except that every member of the group gets every
 	// message stored after it subscribed; messages stored before are not
 	// delivered. A message h returns an error for is not delivered again.
-	SubscribeBroadcast(topic, group string, h Handler) (Subscription, error)
+	SubscribeBroadcast(topic, group string, h MessageHandler) (Subscription, error)
 
 	// Members returns how many members the broadcast group of topic has
 	// now, as the broker knows them.

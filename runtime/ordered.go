@@ -54,7 +54,7 @@ type OrderedTransport interface {
 	// ErrDeadLetter for the one before. A message h returns another error
 	// for is handed over again before any later message of its key.
 	// Messages of different keys may be handled at the same time.
-	SubscribeOrdered(topic, group string, h Handler) (Subscription, error)
+	SubscribeOrdered(topic, group string, h MessageHandler) (Subscription, error)
 }
 
 // orderedTopicSuffix ends the name of a service's ordered topic.

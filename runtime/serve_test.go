@@ -19,7 +19,7 @@ import (
 // deliver requests by calling the handler themselves.
 type fakeTransport struct {
 	mu       sync.Mutex
-	handlers map[string]Handler // by topic
+	handlers map[string]MessageHandler // by topic
 	replies  []sentReply
 }
 
@@ -28,7 +28,7 @@ type sentReply struct {
 }
 
 func newFakeTransport() *fakeTransport {
-	return &fakeTransport{handlers: make(map[string]Handler)}
+	return &fakeTransport{handlers: make(map[string]MessageHandler)}
 }
 
 func (*fakeTransport) ListenReplies(func(*Message)) error      { return nil }
@@ -36,7 +36,7 @@ func (*fakeTransport) Request(context.Context, *Message) error { return nil }
 func (*fakeTransport) Send(context.Context, *Message) error    { return nil }
 func (*fakeTransport) Close() error                            { return nil }
 
-func (f *fakeTransport) Subscribe(topic, _ string, h Handler) (Subscription, error) {
+func (f *fakeTransport) Subscribe(topic, _ string, h MessageHandler) (Subscription, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.handlers[topic] = h
@@ -50,7 +50,7 @@ func (f *fakeTransport) Reply(_ context.Context, request, reply *Message) error 
 	return nil
 }
 
-func (f *fakeTransport) handler(topic string) Handler {
+func (f *fakeTransport) handler(topic string) MessageHandler {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.handlers[topic]

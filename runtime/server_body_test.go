@@ -16,7 +16,7 @@ import (
 // no body.
 type refusingTransport struct{ runtime.Transport }
 
-func (r refusingTransport) Subscribe(topic, group string, h runtime.Handler) (runtime.Subscription, error) {
+func (r refusingTransport) Subscribe(topic, group string, h runtime.MessageHandler) (runtime.Subscription, error) {
 	return r.Transport.Subscribe(topic, group, func(ctx context.Context, m *runtime.Message) error {
 		if m.Properties[runtime.MetadataPrefix+"refuse"] != "" {
 			m.Err = runtime.Errorf(runtime.InvalidArgument, "body does not inflate")

@@ -72,12 +72,12 @@ const (
 // ProtocolVersion is the version of the wire protocol this runtime speaks.
 const ProtocolVersion = "1"
 
-// Handler consumes one delivered message. It returns nil once the message
+// MessageHandler consumes one delivered message. It returns nil once the message
 // is dealt with; ErrDeadLetter asks the transport to move it to its
 // dead-letter queue, never to deliver it again; another non-nil error asks
 // the transport to deliver it again later (the server does this only when
 // it is stopping).
-type Handler func(ctx context.Context, msg *Message) error
+type MessageHandler func(ctx context.Context, msg *Message) error
 
 // Subscription is a running consumer of a topic.
 type Subscription interface {
@@ -111,7 +111,7 @@ type Transport interface {
 	// message of the topic is handled by one member of each group.
 	// Messages stored before the group's first member subscribed are
 	// delivered too.
-	Subscribe(topic, group string, h Handler) (Subscription, error)
+	Subscribe(topic, group string, h MessageHandler) (Subscription, error)
 
 	// Reply routes reply to the client that sent request.
 	Reply(ctx context.Context, request, reply *Message) error

@@ -48,7 +48,7 @@ type codecSpy struct {
 	byCall map[string]string
 }
 
-func (s *codecSpy) Subscribe(topic, group string, h runtime.Handler) (runtime.Subscription, error) {
+func (s *codecSpy) Subscribe(topic, group string, h runtime.MessageHandler) (runtime.Subscription, error) {
 	return s.Transport.Subscribe(topic, group, func(ctx context.Context, m *runtime.Message) error {
 		id, _, _ := strings.Cut(m.Key, " ")
 		s.mu.Lock()

@@ -113,7 +113,7 @@ func decodeFanoutReply(like callResult, cd codec.Codec, body fanoutBody) (callRe
 // does.
 var _ runtime.FanoutTransport = (*capture)(nil)
 
-func (c *capture) SubscribeBroadcast(topic, group string, h runtime.Handler) (runtime.Subscription, error) {
+func (c *capture) SubscribeBroadcast(topic, group string, h runtime.MessageHandler) (runtime.Subscription, error) {
 	ft, ok := c.Transport.(runtime.FanoutTransport)
 	if !ok {
 		return nil, fmt.Errorf("transport %T does not carry fan-out calls", c.Transport)

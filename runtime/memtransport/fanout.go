@@ -16,7 +16,7 @@ var _ runtime.FanoutTransport = (*Transport)(nil)
 // group of its own, which goes when the member stops. A message h hands
 // back is delivered again, as on any group; the runtime's server hands one
 // back only when it is stopping, and then the group is going.
-func (t *Transport) SubscribeBroadcast(topicName, groupName string, h runtime.Handler) (runtime.Subscription, error) {
+func (t *Transport) SubscribeBroadcast(topicName, groupName string, h runtime.MessageHandler) (runtime.Subscription, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {

@@ -294,7 +294,7 @@ func (t *Transport) Reply(ctx context.Context, request, reply *runtime.Message) 
 	return nil
 }
 
-func (t *Transport) Subscribe(topicName, groupName string, h runtime.Handler) (runtime.Subscription, error) {
+func (t *Transport) Subscribe(topicName, groupName string, h runtime.MessageHandler) (runtime.Subscription, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -390,7 +390,7 @@ func (t *Transport) isClosed() bool {
 type subscription struct {
 	t        *Transport
 	g        *group
-	h        runtime.Handler
+	h        runtime.MessageHandler
 	ctx      context.Context
 	cancel   context.CancelFunc
 	stop     chan struct{}

@@ -31,7 +31,7 @@ type lane struct {
 // dead-letter list, as a message of an unordered group does. Messages of
 // different keys are handled in parallel, each key's by one of the group's
 // subscriptions at a time.
-func (t *Transport) SubscribeOrdered(topicName, groupName string, h runtime.Handler) (runtime.Subscription, error) {
+func (t *Transport) SubscribeOrdered(topicName, groupName string, h runtime.MessageHandler) (runtime.Subscription, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {

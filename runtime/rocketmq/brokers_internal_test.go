@@ -215,7 +215,7 @@ type recordingTransport struct {
 	r *requestBrokers
 }
 
-func (t recordingTransport) Subscribe(topic, group string, h runtime.Handler) (runtime.Subscription, error) {
+func (t recordingTransport) Subscribe(topic, group string, h runtime.MessageHandler) (runtime.Subscription, error) {
 	return t.Transport.Subscribe(topic, group, func(ctx context.Context, m *runtime.Message) error {
 		if ext, ok := m.Origin.(*primitive.MessageExt); ok && ext.Queue != nil {
 			t.r.mu.Lock()

@@ -36,7 +36,7 @@ var _ runtime.FanoutTransport = (*Transport)(nil)
 //
 // One transport can be only one member of a group: two servers that
 // answer the fan-out calls of one service need a transport each.
-func (t *Transport) SubscribeBroadcast(topic, group string, h runtime.Handler) (runtime.Subscription, error) {
+func (t *Transport) SubscribeBroadcast(topic, group string, h runtime.MessageHandler) (runtime.Subscription, error) {
 	sub, err := t.subscribe(topic, group, h, broadcast)
 	if err != nil {
 		return nil, err

@@ -32,7 +32,7 @@ var _ runtime.OrderedTransport = (*Transport)(nil)
 // once. Requests a dead member ran but had not acknowledged are delivered
 // again, in their order; a shared runtime.DedupStore keeps them from running
 // twice.
-func (t *Transport) SubscribeOrdered(topic, group string, h runtime.Handler) (runtime.Subscription, error) {
+func (t *Transport) SubscribeOrdered(topic, group string, h runtime.MessageHandler) (runtime.Subscription, error) {
 	return t.subscribe(topic, group, h, ordered)
 }
 

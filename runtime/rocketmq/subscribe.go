@@ -23,7 +23,7 @@ import (
 // A group that has never consumed starts at the oldest stored message, so
 // requests sent before the first server started are served (expired ones
 // are skipped by the server).
-func (t *Transport) Subscribe(topic, group string, h runtime.Handler) (runtime.Subscription, error) {
+func (t *Transport) Subscribe(topic, group string, h runtime.MessageHandler) (runtime.Subscription, error) {
 	return t.subscribe(topic, group, h, plain)
 }
 
@@ -38,7 +38,7 @@ const (
 
 // subscribe is Subscribe, SubscribeOrdered or SubscribeBroadcast, as kind
 // says.
-func (t *Transport) subscribe(topic, group string, h runtime.Handler, kind consumerKind) (runtime.Subscription, error) {
+func (t *Transport) subscribe(topic, group string, h runtime.MessageHandler, kind consumerKind) (runtime.Subscription, error) {
 	if t.isClosed() {
 		return nil, runtime.ErrClosed
 	}
@@ -193,7 +193,7 @@ func routedOnAll(queues []*primitive.MessageQueue, brokers map[string]string) bo
 type subscription struct {
 	t        *Transport
 	consumer rocketmqConsumer
-	h        runtime.Handler
+	h        runtime.MessageHandler
 	// queues is the library's table of the queues the consumer pulls; see
 	// Transport.expirePulls.
 	queues *sync.Map

@@ -77,7 +77,7 @@ func newWatchedServer(tr runtime.Transport, log *eventLog) watchedServer {
 	return watchedServer{Transport: tr, log: log, stopping: make(chan struct{}), once: new(sync.Once)}
 }
 
-func (w watchedServer) Subscribe(topic, group string, h runtime.Handler) (runtime.Subscription, error) {
+func (w watchedServer) Subscribe(topic, group string, h runtime.MessageHandler) (runtime.Subscription, error) {
 	sub, err := w.Transport.Subscribe(topic, group, func(ctx context.Context, m *runtime.Message) error {
 		err := h(ctx, m)
 		w.log.add(evHandlerReturned)
@@ -115,7 +115,7 @@ type countingDeliveries struct {
 	delivered *atomic.Int64
 }
 
-func (c countingDeliveries) Subscribe(topic, group string, h runtime.Handler) (runtime.Subscription, error) {
+func (c countingDeliveries) Subscribe(topic, group string, h runtime.MessageHandler) (runtime.Subscription, error) {
 	return c.Transport.Subscribe(topic, group, func(ctx context.Context, m *runtime.Message) error {
 		c.delivered.Add(1)
 		return h(ctx, m)
