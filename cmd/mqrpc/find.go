@@ -49,13 +49,9 @@ func cmdFind(ctx context.Context, e *env, args []string) int {
 		*topic = runtime.TopicFor(*service)
 	}
 	now := time.Now()
-	from, err := parseWhen(*since, now)
+	from, to, err := parseWindow(*since, *until, now)
 	if err != nil {
-		return e.usageErr("-since: %v", err)
-	}
-	to, err := parseWhen(*until, now)
-	if err != nil {
-		return e.usageErr("-until: %v", err)
+		return e.usageErr("%v", err)
 	}
 	key := fs.Arg(0)
 	if *scan && key == "" {

@@ -347,6 +347,17 @@ func (c *capture) record(m *runtime.Message) {
 	c.mu.Unlock()
 }
 
+// parseWindow reads the -since and -until flags of find and replay.
+func parseWindow(since, until string, now time.Time) (from, to time.Time, err error) {
+	if from, err = parseWhen(since, now); err != nil {
+		return from, to, fmt.Errorf("-since: %w", err)
+	}
+	if to, err = parseWhen(until, now); err != nil {
+		return from, to, fmt.Errorf("-until: %w", err)
+	}
+	return from, to, nil
+}
+
 // parseWhen reads a -since/-until value: an RFC 3339 time, or a duration
 // before now ("10m").
 func parseWhen(s string, now time.Time) (time.Time, error) {

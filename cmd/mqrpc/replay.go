@@ -80,13 +80,9 @@ func cmdReplay(ctx context.Context, e *env, args []string) int {
 		*to = *topic
 	}
 	now := time.Now()
-	from, err := parseWhen(*since, now)
+	from, before, err := parseWindow(*since, *until, now)
 	if err != nil {
-		return e.usageErr("-since: %v", err)
-	}
-	before, err := parseWhen(*until, now)
-	if err != nil {
-		return e.usageErr("-until: %v", err)
+		return e.usageErr("%v", err)
 	}
 
 	store, err := rocketmq.OpenStore(e.config())
