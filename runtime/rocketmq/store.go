@@ -122,7 +122,7 @@ func OpenStore(cfg Config) (*Store, error) {
 const InspectGroup = "mqrpc_inspect"
 
 // ReplyTopic is the cluster's reply topic, where replies are stored.
-func (s *Store) ReplyTopic() string { return s.cfg.Cluster + "_REPLY_TOPIC" }
+func (s *Store) ReplyTopic() string { return replyTopicOf(s.cfg.Cluster) }
 
 // Close releases the store's connections.
 func (s *Store) Close() error {

@@ -271,7 +271,11 @@ func (t *Transport) credentials() primitive.Credentials {
 	return primitive.Credentials{AccessKey: t.cfg.AccessKey, SecretKey: t.cfg.SecretKey}
 }
 
-func (t *Transport) replyTopic() string { return t.cfg.Cluster + "_REPLY_TOPIC" }
+func (t *Transport) replyTopic() string { return replyTopicOf(t.cfg.Cluster) }
+
+// replyTopicOf is the system topic that carries a cluster's replies, which
+// every broker of the cluster creates.
+func replyTopicOf(cluster string) string { return cluster + "_REPLY_TOPIC" }
 
 // register learns every broker of the cluster from the route of its reply
 // topic, which each of them hosts, and heartbeats to all of them. A replier
@@ -575,7 +579,7 @@ func (t *Transport) Reply(ctx context.Context, request, reply *runtime.Message) 
 	if cluster == "" {
 		cluster = t.cfg.Cluster
 	}
-	pm := newPrimitive(cluster+"_REPLY_TOPIC", reply.Body, reply.Properties)
+	pm := newPrimitive(replyTopicOf(cluster), reply.Body, reply.Properties)
 	pm.WithProperty(propMsgType, replyType) // sent with SEND_REPLY_MESSAGE, so the broker pushes it
 	pm.WithProperty(primitive.PropertyCorrelationID, req[primitive.PropertyCorrelationID])
 	pm.WithProperty(propReplyTo, req[propReplyTo])
