@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mqrpc/mqrpc/runtime"
@@ -162,4 +164,78 @@ func age(d time.Duration) string {
 		return d.Round(time.Millisecond).String()
 	}
 	return d.Round(time.Second).String()
+}
+
+func cmdList(ctx context.Context, e *env, args []string) int {
+	fs := e.flags("[flags]")
+	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for each topic's server to answer")
+	verbose := fs.Bool("v", false, "name each service's instances and the topics whose servers did not answer")
+	if code, ok := e.parse(args); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	store, err := rocketmq.OpenStore(e.config())
+	if err != nil {
+		return e.fail(exitUnreachable, "%v", err)
+	}
+	defer store.Close()
+	topics, err := store.ServiceTopics(ctx)
+	if err != nil {
+		return e.fail(exitUnreachable, "%v", err)
+	}
+	health, err := store.Health(ctx, topics)
+	if err != nil {
+		return e.fail(exitUnreachable, "%v", err)
+	}
+	c, _, closeFn, err := e.client()
+	if err != nil {
+		return e.fail(exitUnreachable, "%v", err)
+	}
+	defer closeFn()
+
+	// Only topics with a live server are asked: a describe request to the
+	// others would wait in their queues and grow the backlog it reports.
+	live, idle := splitLive(health)
+	services, silent := describeTopics(ctx, c, live, *timeout)
+	return printList(e, services, append(silent, idle...), health, *timeout, *verbose)
+}
+
+// describeTopics asks the servers of every topic at once for their
+// description, each bounded by timeout, and returns the services they
+// serve, sorted by name, and the topics whose servers did not answer (all
+// of them may be down).
+func describeTopics(ctx context.Context, c *runtime.Client, topics []string, timeout time.Duration) (services []runtime.ServiceDescription, silent []string) {
+	type answer struct {
+		topic string
+		d     *runtime.Description
+		err   error
+	}
+	answers := make([]answer, len(topics))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 128)
+	for i, t := range topics {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			d, err := runtime.DescribeTopic(ctx, c, t, runtime.WithTimeout(timeout))
+			answers[i] = answer{t, d, err}
+		})
+	}
+	wg.Wait()
+	for _, a := range answers {
+		if a.err != nil {
+			silent = append(silent, a.topic)
+			continue
+		}
+		for _, s := range a.d.Services {
+			if s.Topic == a.topic {
+				services = append(services, s)
+			}
+		}
+	}
+	slices.SortFunc(services, func(a, b runtime.ServiceDescription) int { return strings.Compare(a.Name, b.Name) })
+	return services, silent
 }
