@@ -65,22 +65,7 @@ func (s *subscription) consumeOrderly(ctx context.Context, msgs ...*primitive.Me
 	s.mu.Unlock()
 	defer s.inflight.Done()
 	for _, m := range msgs {
-		props := m.GetProperties()
-		deadlineFromTTL(props, m.BornTimestamp)
-		body, bodyErr := deliveredRequestBody(m, s.t.cfg.MaxMessageSize)
-		msg := &runtime.Message{
-			Topic:      m.Topic,
-			Tag:        m.GetTags(),
-			Key:        m.GetKeys(),
-			OrderKey:   props[runtime.PropOrderKey],
-			Properties: props,
-			Body:       deliveredBody(props, body),
-			Err:        bodyErr,
-			Origin:     m,
-			SentAt:     unixMilli(m.BornTimestamp),
-			StoredAt:   unixMilli(m.StoreTimestamp),
-			Attempt:    1 + int(m.ReconsumeTimes),
-		}
+		msg := s.requestOf(m)
 		switch err := s.h(ctx, msg); {
 		case errors.Is(err, runtime.ErrDeadLetter):
 			// Past its max reconsume times, the library sends a message

@@ -223,21 +223,7 @@ func (s *subscription) consume(ctx context.Context, msgs ...*primitive.MessageEx
 	s.mu.Unlock()
 	defer s.inflight.Done()
 	for _, m := range msgs {
-		props := m.GetProperties()
-		deadlineFromTTL(props, m.BornTimestamp)
-		body, bodyErr := deliveredRequestBody(m, s.t.cfg.MaxMessageSize)
-		msg := &runtime.Message{
-			Topic:      m.Topic,
-			Tag:        m.GetTags(),
-			Key:        m.GetKeys(),
-			Properties: props,
-			Body:       deliveredBody(props, body),
-			Err:        bodyErr,
-			Origin:     m,
-			SentAt:     unixMilli(m.BornTimestamp),
-			StoredAt:   unixMilli(m.StoreTimestamp),
-			Attempt:    1 + int(m.ReconsumeTimes),
-		}
+		msg := s.requestOf(m)
 		switch err := s.h(ctx, msg); {
 		case errors.Is(err, runtime.ErrDeadLetter):
 			return deadLetter(ctx), nil
@@ -246,6 +232,28 @@ func (s *subscription) consume(ctx context.Context, msgs ...*primitive.MessageEx
 		}
 	}
 	return consumer.ConsumeSuccess, nil
+}
+
+// requestOf is the request m as the server's handler takes it: its
+// deadline from a plain requester's TTL when it has none of its own, its
+// body inflated within the max message size, and its delivery attempt.
+func (s *subscription) requestOf(m *primitive.MessageExt) *runtime.Message {
+	props := m.GetProperties()
+	deadlineFromTTL(props, m.BornTimestamp)
+	body, bodyErr := deliveredRequestBody(m, s.t.cfg.MaxMessageSize)
+	return &runtime.Message{
+		Topic:      m.Topic,
+		Tag:        m.GetTags(),
+		Key:        m.GetKeys(),
+		OrderKey:   props[runtime.PropOrderKey],
+		Properties: props,
+		Body:       deliveredBody(props, body),
+		Err:        bodyErr,
+		Origin:     m,
+		SentAt:     unixMilli(m.BornTimestamp),
+		StoredAt:   unixMilli(m.StoreTimestamp),
+		Attempt:    1 + int(m.ReconsumeTimes),
+	}
 }
 
 // deadlineFromTTL gives a request of a plain RocketMQ requester, such as the
