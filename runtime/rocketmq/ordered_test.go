@@ -5,7 +5,7 @@
 // takeMessages), and its queue-lock retries read the client's closed flag
 // while a shutdown writes it: data races in the library that the race
 // detector reports in most runs. `make test` runs these tests without
-// -race (the Makefile's ordered target). Servers started without
+// -race (the Makefile's norace target). Servers started without
 // runtime.WithOrderedCalls start no orderly consumer and are not affected.
 
 package rocketmq_test
