@@ -289,13 +289,22 @@ func TestReplayNamesTheNewIDOfEachOneWayCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := runtime.NewServer(tr, runtime.WithServiceTopic(testservice.ProbeServiceName, topic))
-	if err := testservice.RegisterProbe(srv, testservice.Server{}); err != nil {
+	impl := &countingProbe{}
+	if err := testservice.RegisterProbe(srv, impl); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { srv.GracefulStop(); _ = tr.Close() }()
+	// The server stops only once it has taken every call, replays
+	// included: a consumer of rocketmq-client-go that shuts down while a
+	// pull hands it messages races with that pull inside the library.
+	defer func() {
+		for deadline := time.Now().Add(30 * time.Second); impl.calls.Load() < 6 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond) // polling for the condition, bounded
+		}
+	}()
 	c, err := runtime.NewClient(tr)
 	if err != nil {
 		t.Fatal(err)
@@ -342,4 +351,20 @@ func TestReplayNamesTheNewIDOfEachOneWayCall(t *testing.T) {
 	if len(seen) != 3 {
 		t.Errorf("%d replayed calls with distinct new ids, want 3; stdout:\n%s", len(seen), out)
 	}
+}
+
+// countingProbe is the test service, counting the calls it takes.
+type countingProbe struct {
+	testservice.Server
+	calls atomic.Int64
+}
+
+func (p *countingProbe) Echo(ctx context.Context, s string) (string, error) {
+	p.calls.Add(1)
+	return p.Server.Echo(ctx, s)
+}
+
+func (p *countingProbe) Note(ctx context.Context, s string) error {
+	p.calls.Add(1)
+	return p.Server.Note(ctx, s)
 }
