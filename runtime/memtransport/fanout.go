@@ -33,12 +33,7 @@ func (t *Transport) SubscribeBroadcast(topicName, groupName string, h runtime.Me
 	g := &group{name: name, topic: tp, next: tp.end(), wake: make(chan struct{}, 1), broadcast: groupName}
 	tp.groups[name] = g
 	s := &subscription{t: t, g: g, h: h, work: make(chan *runtime.Message), stop: make(chan struct{})}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	g.subs = append(g.subs, s)
-	g.done = make(chan struct{})
-	go b.dispatch(g, g.done)
-	g.signal()
-	t.subs = append(t.subs, s)
+	b.join(t, s, b.dispatch)
 	return s, nil
 }
 

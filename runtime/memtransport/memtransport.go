@@ -312,15 +312,22 @@ func (t *Transport) Subscribe(topicName, groupName string, h runtime.MessageHand
 		tp.groups[groupName] = g
 	}
 	s := &subscription{t: t, g: g, h: h, work: make(chan *runtime.Message), stop: make(chan struct{})}
+	b.join(t, s, b.dispatch)
+	return s, nil
+}
+
+// join adds s to its group, starting the group's dispatcher when s is the
+// group's only subscription, and to t's subscriptions. b.mu is held.
+func (b *Broker) join(t *Transport, s *subscription, dispatch func(*group, chan struct{})) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	g := s.g
 	g.subs = append(g.subs, s)
 	if g.done == nil {
 		g.done = make(chan struct{})
-		go b.dispatch(g, g.done)
+		go dispatch(g, g.done)
 	}
 	g.signal()
 	t.subs = append(t.subs, s)
-	return s, nil
 }
 
 // dispatch hands the group's messages to its subscriptions until it has

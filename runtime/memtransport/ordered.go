@@ -1,7 +1,6 @@
 package memtransport
 
 import (
-	"context"
 	"errors"
 
 	"github.com/mqrpc/mqrpc/runtime"
@@ -50,14 +49,7 @@ func (t *Transport) SubscribeOrdered(topicName, groupName string, h runtime.Mess
 		return nil, errors.New("memtransport: group " + groupName + " of topic " + topicName + " is not ordered")
 	}
 	s := &subscription{t: t, g: g, h: h, stop: make(chan struct{})}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	g.subs = append(g.subs, s)
-	if g.done == nil {
-		g.done = make(chan struct{})
-		go b.dispatchOrdered(g, g.done)
-	}
-	g.signal()
-	t.subs = append(t.subs, s)
+	b.join(t, s, b.dispatchOrdered)
 	return s, nil
 }
 
