@@ -16,12 +16,10 @@ package main
 // call id to a file, so that the test can count the calls run twice.
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -116,34 +114,7 @@ func (c recordingCalculator) Add(ctx context.Context, a, b int) (int, error) {
 // until it is subscribed.
 func startRecordingServer(t *testing.T, env ...string) *serverProcess {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start server process: %v", err)
-	}
-	p := &serverProcess{cmd: cmd, done: make(chan struct{}), added: make(chan struct{}, 1)}
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.lines = append(p.lines, sc.Text())
-			p.mu.Unlock()
-			select {
-			case p.added <- struct{}{}:
-			default:
-			}
-		}
-		_ = cmd.Wait()
-	}()
-	t.Cleanup(p.kill)
-	p.await(t, "ready")
-	return p
+	return runServerProcess(t, env...)
 }
 
 // lastLine returns the last line the process printed.

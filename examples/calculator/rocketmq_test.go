@@ -56,8 +56,15 @@ type serverProcess struct {
 // and waits until it is subscribed.
 func startServer(t *testing.T, topic string) *serverProcess {
 	t.Helper()
+	return runServerProcess(t, envServer+"="+topic, "MQRPC_NAMESRV="+rocketmqtest.NameServer(t))
+}
+
+// runServerProcess runs this test binary as a server process with env
+// added to its environment, and waits until it reports "ready".
+func runServerProcess(t *testing.T, env ...string) *serverProcess {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envServer+"="+topic, "MQRPC_NAMESRV="+rocketmqtest.NameServer(t))
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
