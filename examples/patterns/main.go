@@ -95,7 +95,7 @@ func fanout(ctx context.Context, out io.Writer) error {
 // other.
 func ordered(ctx context.Context, out io.Writer) error {
 	broker := memtransport.NewBroker()
-	ledger := &ledger{running: map[string]int{}, most: map[string]int{}}
+	ledger := &ledger{running: map[string]int{}, most: map[string]int{}, calls: map[string]int{}}
 	stop, err := serve(broker, ledger, runtime.WithOrderedCalls())
 	if err != nil {
 		return err
@@ -149,9 +149,6 @@ type ledger struct {
 func (l *ledger) Add(_ context.Context, account, n int) (int, error) {
 	key := []string{"account-A", "account-B"}[account]
 	l.mu.Lock()
-	if l.calls == nil {
-		l.calls = map[string]int{}
-	}
 	l.calls[key]++
 	l.running[key]++
 	l.all++
